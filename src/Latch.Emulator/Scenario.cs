@@ -1,0 +1,70 @@
+namespace Latch.Emulator;
+
+// The emulated Azure world, as loaded from a scenario file (TOML or JSON; see examples/demo.toml).
+// These records are the contract between the emulator's endpoint groups: IMDS/WireServer/media read Vms,
+// Key Vault reads Vaults, ARM reads Vms and runs scripts through VmDefinition.Exec.
+
+/// <summary>The whole scenario: one subscription holding VMs and key vaults.</summary>
+internal sealed record Scenario
+{
+    public string SubscriptionId { get; init; } = "00000000-0000-4000-8000-000000000001";
+    public string TenantId { get; init; } = "00000000-0000-4000-8000-0000000000aa";
+    public IReadOnlyList<VmDefinition> Vms { get; init; } = [];
+    public IReadOnlyList<VaultDefinition> Vaults { get; init; } = [];
+}
+
+/// <summary>One emulated VM: what IMDS, the WireServer, ovf-env.xml and ARM say about it.</summary>
+internal sealed record VmDefinition
+{
+    public required string Name { get; init; }
+    public string ResourceGroup { get; init; } = "latch-rg";
+    public string Location { get; init; } = "westeurope";
+    /// <summary>The VM id (a GUID string), as IMDS compute.vmId.</summary>
+    public string VmId { get; init; } = Guid.NewGuid().ToString();
+    public string VmSize { get; init; } = "Standard_B1s";
+    public string AdminUsername { get; init; } = "azureuser";
+    public string? ComputerName { get; init; }
+    public bool DisablePasswordAuthentication { get; init; } = true;
+    /// <summary>Clear-text admin password for ovf-env.xml (never logged); null when none.</summary>
+    public string? AdminPassword { get; init; }
+    public IReadOnlyList<VmPublicKey> PublicKeys { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+    /// <summary>Base64 custom data, as given to ovf-env.xml CustomData; null when none.</summary>
+    public string? CustomData { get; init; }
+    public string PrivateIpAddress { get; init; } = "169.254.1.2";
+    public string? PublicIpAddress { get; init; }
+    /// <summary>The identity principal id of the VM's system-assigned managed identity (used by Key Vault access).</summary>
+    public string PrincipalId { get; init; } = Guid.NewGuid().ToString();
+    /// <summary>
+    /// Command prefix that runs a program inside this VM, e.g. ["ip","netns","exec","vm1","chroot","/var/cache/latch/vm1"].
+    /// ARM run-command appends ["/bin/bash","-c",script]. Empty: scripts run on the emulator's host (tests only).
+    /// </summary>
+    public IReadOnlyList<string> Exec { get; init; } = [];
+    /// <summary>Host path of the admin user's authorized_keys, used by hostile-agent mode; null: derived via Exec.</summary>
+    public string? AuthorizedKeysHostPath { get; init; }
+    /// <summary>The IP address the emulator recognises as this VM's requests (IMDS/WireServer); null matches any.</summary>
+    public string? SourceAddress { get; init; }
+}
+
+internal sealed record VmPublicKey(string KeyData, string Path);
+
+/// <summary>One Key Vault and who may read or write it.</summary>
+internal sealed record VaultDefinition
+{
+    public required string Name { get; init; }
+    public string ResourceGroup { get; init; } = "latch-rg";
+    /// <summary>Principal ids (VM managed identities, operators) allowed to use the vault; others get 403.</summary>
+    public IReadOnlyList<string> AllowedPrincipals { get; init; } = [];
+    public IReadOnlyList<SecretDefinition> Secrets { get; init; } = [];
+}
+
+internal sealed record SecretDefinition
+{
+    public required string Name { get; init; }
+    public required string Value { get; init; }
+    public string? ContentType { get; init; }
+    public bool Enabled { get; init; } = true;
+    public DateTimeOffset? Expires { get; init; }
+    public DateTimeOffset? NotBefore { get; init; }
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+}

@@ -1,0 +1,7 @@
+namespace Latch.VmTests;
+
+public sealed class SmokeTests
+{
+    [Fact]
+    public void Assembly_loads() => Assert.NotNull(typeof(SmokeTests).Assembly);
+}
