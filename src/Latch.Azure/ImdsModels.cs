@@ -15,7 +15,17 @@ public sealed record ImdsCompute(
     ImdsOsProfile? OsProfile,
     IReadOnlyList<ImdsPublicKey> PublicKeys,
     string? CustomData,
-    string? UserData);
+    string? UserData)
+{
+    // custom and user data may carry the user's secrets: print only their size
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Name = {Name}, VmId = {VmId}, Location = {Location}, ResourceGroupName = {ResourceGroupName}, SubscriptionId = {SubscriptionId}, VmSize = {VmSize}, ")
+            .Append($"Tags = {Tags.Count}, OsProfile = {OsProfile}, PublicKeys = {PublicKeys.Count}, ")
+            .Append($"CustomData = {(CustomData is null ? "null" : CustomData.Length + " chars")}, UserData = {(UserData is null ? "null" : UserData.Length + " chars")}");
+        return true;
+    }
+}
 
 /// <summary><c>compute.osProfile</c>; <paramref name="DisablePasswordAuthentication"/> is true unless IMDS says "false".</summary>
 public sealed record ImdsOsProfile(string AdminUsername, string ComputerName, bool DisablePasswordAuthentication);

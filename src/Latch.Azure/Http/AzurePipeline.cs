@@ -139,6 +139,13 @@ internal sealed class AzurePipeline : IDisposable
                 {
                     (lastError, lastStatus, lastException) = ($"no complete response within {Seconds(attemptTimeout)}", null, e);
                 }
+                catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException)
+                {
+                    // a certificate the client does not trust will not become trusted by asking again
+                    throw new AzureRequestException(
+                        $"{Endpoint} {operation} ({BaseAddress}): the TLS handshake failed ({e.InnerException.Message}). If the server uses a private CA (the emulator), set CaCertificatePath to its CA certificate.",
+                        null, null, attempt, e);
+                }
                 catch (HttpRequestException e)
                 {
                     (lastError, lastStatus, lastException) = ($"connection failed: {e.Message}", null, e);

@@ -11,4 +11,5 @@ namespace Latch.Azure.Json;
 [JsonSerializable(typeof(ImdsInstanceWire))]
 [JsonSerializable(typeof(ManagedIdentityTokenWire))]
 [JsonSerializable(typeof(ManagedIdentityErrorWire))]
+[JsonSerializable(typeof(ProvisioningHealthWire))]
 internal sealed partial class AzureJsonContext : JsonSerializerContext;

@@ -171,3 +171,17 @@ internal sealed class LenientInt64Converter : JsonConverter<long?>
         }
     }
 }
+
+internal sealed class ProvisioningHealthWire
+{
+    public string? State { get; set; }
+
+    public ProvisioningHealthDetailsWire? Details { get; set; }
+}
+
+internal sealed class ProvisioningHealthDetailsWire
+{
+    public string? SubStatus { get; set; }
+
+    public string? Description { get; set; }
+}
