@@ -1,4 +1,3 @@
-using Latch.Core.Keys;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
