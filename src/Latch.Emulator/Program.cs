@@ -1,10 +1,9 @@
+// Latch runs on Linux only (it manages sshd and Azure Linux VMs).
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
 namespace Latch.Emulator;
 
 internal static class Program
 {
-    private static int Main(string[] args)
-    {
-        Console.Error.WriteLine("latch-emulator: not implemented yet");
-        return args.Length == 0 ? 2 : 2;
-    }
+    private static Task<int> Main(string[] args) => EmulatorCommand.RunAsync(args, Console.Out, Console.Error);
 }
