@@ -1,6 +1,3 @@
-// Latch runs on Linux only (it manages sshd and Azure Linux VMs).
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
-
 namespace Latch.Emulator;
 
 internal static class Program
