@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net.Http.Json;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
@@ -101,6 +100,17 @@ internal sealed class TestEmulator : IAsyncDisposable
         }
 
         return Http.SendAsync(request, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Waits for a condition another thread makes true (e.g. a request record written after the client saw a reset).</summary>
+    public static async Task EventuallyAsync(Func<bool> condition)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            await Task.Delay(10, deadline.Token);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -34,7 +34,7 @@ internal static class ControlEndpoints
         DELETE /faults/{id}                    clear one fault
         """;
 
-    private static ControlJsonContext Json => ControlJsonContext.Default;
+    private static ControlJsonContext Json => ControlJsonContext.Readable;
 
     public static IEndpointRouteBuilder MapControl(this IEndpointRouteBuilder app, EmulatorState state, Func<EndpointsResponse> endpoints, ILogger logger)
     {

@@ -69,4 +69,12 @@ public sealed record EndpointsResponse(string Imds, string WireServer, string Ke
 [JsonSerializable(typeof(RemovedResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(EndpointsResponse))]
-internal sealed partial class ControlJsonContext : JsonSerializerContext;
+internal sealed partial class ControlJsonContext : JsonSerializerContext
+{
+    /// <summary>The context the control API uses: like <see cref="JsonSerializerContext"/>'s default, but quotes and '+' stay readable.</summary>
+    public static ControlJsonContext Readable { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

@@ -91,6 +91,10 @@ internal static class EmulatorPipeline
                 context.Response.ContentLength = body.Length + 4096;
                 await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
                 await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+
+                // Give the transport a moment to put the flushed bytes on the wire: an immediate abort can drop them,
+                // and the client would see a reset instead of a short body. Real time on purpose (not the scenario clock).
+                await Task.Delay(TimeSpan.FromMilliseconds(50), CancellationToken.None).ConfigureAwait(false);
                 context.Abort();
                 break;
             }
