@@ -76,3 +76,36 @@ public sealed class ManagedIdentityTests : IAsyncLifetime
         Assert.Equal("Identity not found", body.GetProperty("error_description").GetString());
     }
 }
+
+/// <summary>Azure.Identity's ManagedIdentityCredential, pointed at the emulator's IMDS through its documented override variable.</summary>
+[Collection(nameof(ProcessEnvironment))]
+public sealed class ManagedIdentityCredentialTests
+{
+    [Fact]
+    public async Task The_unmodified_ManagedIdentityCredential_gets_a_token_from_the_emulator_imds()
+    {
+        var vm = new VmDefinition { Name = "vm1", PrincipalId = "7c7c7c7c-0000-4000-8000-000000000002" };
+        var tokens = new TokenIssuer(TimeProvider.System);
+        await using var server = await TestServer.StartAsync(app => app.MapManagedIdentity(_ => vm, tokens), tls: false);
+        var previous = Environment.GetEnvironmentVariable("AZURE_POD_IDENTITY_AUTHORITY_HOST");
+        Environment.SetEnvironmentVariable("AZURE_POD_IDENTITY_AUTHORITY_HOST", server.BaseUri.ToString().TrimEnd('/'));
+        try
+        {
+            var credential = new Azure.Identity.ManagedIdentityCredential(
+                new Azure.Identity.ManagedIdentityCredentialOptions(Azure.Identity.ManagedIdentityId.SystemAssigned) { Transport = server.CreateTransport(), Retry = { MaxRetries = 0 } });
+
+            var token = await credential.GetTokenAsync(new Azure.Core.TokenRequestContext(["https://vault.azure.net/.default"]), TestContext.Current.CancellationToken);
+
+            Assert.True(tokens.TryValidate(token.Token, out var claims, out var error), error);
+            Assert.Equal(vm.PrincipalId, claims.PrincipalId);
+            Assert.Equal("https://vault.azure.net", claims.Audience);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AZURE_POD_IDENTITY_AUTHORITY_HOST", previous);
+        }
+    }
+}
+
+[CollectionDefinition(nameof(ProcessEnvironment), DisableParallelization = true)]
+public sealed class ProcessEnvironment;
