@@ -16,11 +16,13 @@ public sealed class VmBootTests
         var other = await SshKey.CreateAsync(keys, "other", ct);
         await vm.AddUserAsync("alice", [good.PublicKey], ct);
 
-        var accepted = await vm.SshAsync("alice", good.PrivateKeyPath, "id -un && cat /etc/debian_version", cancellationToken: ct);
+        var accepted = await vm.SshAsync("alice", good.PrivateKeyPath, "id -un && cat /etc/debian_version && hostname", cancellationToken: ct);
         var refused = await vm.SshAsync("alice", other.PrivateKeyPath, "true", cancellationToken: ct);
 
         Assert.True(accepted.Succeeded, $"ssh with the authorized key failed: {accepted.Stderr}\nsshd:\n{vm.Sshd!.Log}");
         Assert.StartsWith("alice\n12.", accepted.Stdout, StringComparison.Ordinal);
+        Assert.EndsWith("\nvm1\n", accepted.Stdout, StringComparison.Ordinal);
+        Assert.NotEqual("vm1", Environment.MachineName);
         Assert.Equal(255, refused.ExitCode);
         Assert.Contains("Permission denied", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains("Accepted publickey for alice", vm.Sshd!.Log, StringComparison.Ordinal);
