@@ -48,4 +48,21 @@ public sealed class VmBootTests
         // the cached rootfs under the overlay stays untouched
         Assert.False(File.Exists(Path.Combine(await RootFs.EnsureAsync(ct), "home/bob/notes/hello.txt")));
     }
+
+    [Fact]
+    public async Task Interactive_ssh_gets_a_pseudo_terminal_from_the_vms_own_devpts()
+    {
+        RigRequires.All();
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await AzureHost.StartAsync(ct);
+        var vm = await host.AddVmAsync("vm1", cancellationToken: ct);
+        var key = await SshKey.CreateAsync(Path.Combine(host.Directory, "keys"), "k", ct);
+        await vm.AddUserAsync("carol", [key.PublicKey], ct);
+
+        var session = await vm.SshAsync("carol", key.PrivateKeyPath, "tty", ["-tt"], ct);
+
+        Assert.True(session.Succeeded, session.Stderr);
+        Assert.StartsWith("/dev/pts/", session.Stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(vm.Root, "dev/pts/ptmx")));
+    }
 }
