@@ -12,15 +12,17 @@ internal static class TestOptions
         RandomSeed = 42,
     };
 
-    public static ImdsClientOptions Imds(Uri address, int maxAttempts = 6, double perCallSeconds = 30, double totalSeconds = 60) => new()
+    public static ImdsClientOptions Imds(Uri address, int maxAttempts = 6, double perCallSeconds = 30, double totalSeconds = 60, Microsoft.Extensions.Logging.ILogger? logger = null) => new()
     {
+        Logger = logger,
         BaseAddress = address,
         PerCallTimeout = TimeSpan.FromSeconds(perCallSeconds),
         Retry = FastRetry(maxAttempts, totalSeconds),
     };
 
-    public static WireServerClientOptions WireServer(Uri address, int maxAttempts = 6) => new()
+    public static WireServerClientOptions WireServer(Uri address, int maxAttempts = 6, Microsoft.Extensions.Logging.ILogger? logger = null) => new()
     {
+        Logger = logger,
         BaseAddress = address,
         PerCallTimeout = TimeSpan.FromSeconds(30),
         Retry = FastRetry(maxAttempts),
