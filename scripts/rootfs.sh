@@ -58,7 +58,8 @@ mirror() {
     uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
   fi
   if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; exit } }' /etc/apt/sources.list)
+    # first "deb" line; drop an options block like [arch=amd64 signed-by=...] before taking the URI
+    uri=$(awk '$1 == "deb" { sub(/\[[^]]*\]/, ""); split($0, f, " "); print f[2]; exit }' /etc/apt/sources.list)
   fi
   if [ -z "$uri" ]; then
     say "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list; set LATCH_DEBIAN_MIRROR"
@@ -101,6 +102,15 @@ if done_already; then print_result; exit 0; fi
 work=$(mktemp -d "$cache/.build-XXXXXX")
 trap 'unmount_under "$work"; rm -rf "$work"' EXIT
 
+if [ -f "$tree/.latch-rootfs" ]; then
+  # the tree may be in use as a VM's lower layer: never replace it, only re-create the tarball from it
+  say "re-creating $tarball from $tree"
+  tar --zstd -C "$tree" --numeric-owner -cpf "$work/rootfs.tar.zst" .
+  mv "$work/rootfs.tar.zst" "$tarball"
+  print_result
+  exit 0
+fi
+
 if [ -f "$tarball" ]; then
   say "extracting $tarball"
   mkdir "$work/root"
@@ -112,7 +122,7 @@ else
   if ! debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
       "$suite" "$work/root" "$src" >"$work/debootstrap.log" 2>&1; then
     tail -n 30 "$work/debootstrap.log" >&2
-    say "debootstrap failed (full log above, last 30 lines)"
+    say "debootstrap failed (the last 30 lines of its log are above)"
     exit 1
   fi
   unmount_under "$work/root"
@@ -121,6 +131,7 @@ else
   mv "$work/rootfs.tar.zst" "$tarball"
   say "built $tarball in $(( $(date +%s) - started )) s"
 fi
+# an incomplete tree (no marker) is left from an interrupted run of an older script: nothing boots from it
 rm -rf "$tree"
 mv "$work/root" "$tree"
 print_result

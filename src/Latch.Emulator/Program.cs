@@ -2,9 +2,5 @@ namespace Latch.Emulator;
 
 internal static class Program
 {
-    private static int Main(string[] args)
-    {
-        Console.Error.WriteLine("latch-emulator: not implemented yet");
-        return args.Length == 0 ? 2 : 2;
-    }
+    private static Task<int> Main(string[] args) => EmulatorCommand.RunAsync(args, Console.Out, Console.Error);
 }

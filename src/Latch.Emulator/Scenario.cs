@@ -5,7 +5,7 @@ namespace Latch.Emulator;
 // Key Vault reads Vaults, ARM reads Vms and runs scripts through VmDefinition.Exec.
 
 /// <summary>The whole scenario: one subscription holding VMs and key vaults.</summary>
-internal sealed record Scenario
+public sealed record Scenario
 {
     public string SubscriptionId { get; init; } = "00000000-0000-4000-8000-000000000001";
     public string TenantId { get; init; } = "00000000-0000-4000-8000-0000000000aa";
@@ -16,7 +16,7 @@ internal sealed record Scenario
 }
 
 /// <summary>One emulated VM: what IMDS, the WireServer, ovf-env.xml and ARM say about it.</summary>
-internal sealed record VmDefinition
+public sealed record VmDefinition
 {
     public required string Name { get; init; }
     public string ResourceGroup { get; init; } = "latch-rg";
@@ -46,12 +46,16 @@ internal sealed record VmDefinition
     public string? AuthorizedKeysHostPath { get; init; }
     /// <summary>The IP address the emulator recognises as this VM's requests (IMDS/WireServer); null matches any.</summary>
     public string? SourceAddress { get; init; }
+    /// <summary>The primary NIC's MAC address as IMDS prints it (12 hex digits); null: derived from the VM name.</summary>
+    public string? MacAddress { get; init; }
+    /// <summary>Base64 user data, as IMDS compute.userData; null when none.</summary>
+    public string? UserData { get; init; }
     /// <summary>Inbound rules of the VM's network security group; null: Azure's portal default for Linux (SSH from anywhere).</summary>
     public IReadOnlyList<SecurityRuleDefinition>? SecurityRules { get; init; }
 }
 
 /// <summary>One NSG security rule, as ARM's securityRules[].properties describe it.</summary>
-internal sealed record SecurityRuleDefinition
+public sealed record SecurityRuleDefinition
 {
     public required string Name { get; init; }
     public int Priority { get; init; } = 300;
@@ -65,7 +69,7 @@ internal sealed record SecurityRuleDefinition
 }
 
 /// <summary>An app registration an operator signs in with (client credentials) at the emulator's Entra endpoint.</summary>
-internal sealed record ServicePrincipalDefinition
+public sealed record ServicePrincipalDefinition
 {
     public required string ClientId { get; init; }
     /// <summary>The client secret (never logged).</summary>
@@ -74,10 +78,10 @@ internal sealed record ServicePrincipalDefinition
     public string? PrincipalId { get; init; }
 }
 
-internal sealed record VmPublicKey(string KeyData, string Path);
+public sealed record VmPublicKey(string KeyData, string Path);
 
 /// <summary>One Key Vault and who may read or write it.</summary>
-internal sealed record VaultDefinition
+public sealed record VaultDefinition
 {
     public required string Name { get; init; }
     public string ResourceGroup { get; init; } = "latch-rg";
@@ -86,7 +90,7 @@ internal sealed record VaultDefinition
     public IReadOnlyList<SecretDefinition> Secrets { get; init; } = [];
 }
 
-internal sealed record SecretDefinition
+public sealed record SecretDefinition
 {
     public required string Name { get; init; }
     public required string Value { get; init; }

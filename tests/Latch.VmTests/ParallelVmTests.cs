@@ -53,4 +53,23 @@ public sealed class ParallelVmTests
         Assert.DoesNotContain("lt" + host.Id, links.Stdout, StringComparison.Ordinal);
         Assert.All(sshdPids, pid => Assert.False(Directory.Exists($"/proc/{pid}"), $"sshd pid {pid} still runs"));
     }
+
+    [Fact]
+    public async Task A_vm_that_fails_to_boot_leaves_nothing_behind_and_the_host_keeps_working()
+    {
+        RigRequires.All();
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await AzureHost.StartAsync(ct);
+
+        // the overlay, namespace and veth exist by the time the hostname is refused
+        var failure = await Assert.ThrowsAsync<RigException>(() => host.AddVmAsync("not a hostname!", cancellationToken: ct));
+        var vm = await host.AddVmAsync("vm2", cancellationToken: ct);
+
+        Assert.Contains("hostname", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("lt-vm1-" + host.Id, await NetNs.ListAsync(ct));
+        Assert.Empty(Mounts.Under(Path.Combine(host.Directory, "vm1")));
+        Assert.False(Directory.Exists(Path.Combine(host.Directory, "vm1")));
+        Assert.Equal([vm], host.Vms);
+        Assert.True((await vm.RunAsync("true", cancellationToken: ct)).Succeeded);
+    }
 }

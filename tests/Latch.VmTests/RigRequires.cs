@@ -12,6 +12,8 @@ internal static class RigRequires
         Requires.Tool("zstd");
         Requires.Tool("ip", "iproute2");
         Requires.Tool("nsenter", "util-linux");
+        Requires.Tool("unshare", "util-linux");
+        Requires.Tool("hostname");
         Requires.Tool("mount");
         Requires.Tool("ssh", "openssh-client");
         Requires.Tool("ssh-keygen", "openssh-client");

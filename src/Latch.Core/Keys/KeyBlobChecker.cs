@@ -57,6 +57,55 @@ internal static class KeyBlobChecker
             : null;
     }
 
+    /// <summary>
+    /// The blob ssh-keygen hashes for a fingerprint: the plain key (for a certificate, the certified key without
+    /// the certificate parts), with RSA numbers in minimal form. For most keys that is the blob itself.
+    /// </summary>
+    public static ReadOnlyMemory<byte> FingerprintBlob(KeyType type, ReadOnlyMemory<byte> blob)
+    {
+        if (!type.IsCertificate && type.Algorithm != KeyAlgorithm.Rsa)
+        {
+            return blob;
+        }
+
+        var reader = new SshWireReader(blob.Span);
+        reader.TryReadString(out _);
+        if (type.IsCertificate)
+        {
+            reader.TryReadString(out _);
+        }
+
+        var fieldsStart = reader.Position;
+        var plain = new List<byte>(blob.Length);
+        plain.AddRange(WireString(System.Text.Encoding.ASCII.GetBytes(type.PlainName)));
+        if (type.Algorithm == KeyAlgorithm.Rsa)
+        {
+            reader.TryReadMpint(out var e, out _);
+            reader.TryReadMpint(out var n, out _);
+            plain.AddRange(WireMpint(e));
+            plain.AddRange(WireMpint(n));
+        }
+        else
+        {
+            ReadPublicFields(type, ref reader, deep: false, out _);
+            plain.AddRange(blob.Span[fieldsStart..reader.Position]);
+        }
+
+        var result = plain.ToArray();
+        return result.AsSpan().SequenceEqual(blob.Span) ? blob : result;
+    }
+
+    private static byte[] WireString(ReadOnlySpan<byte> value)
+    {
+        var bytes = new byte[4 + value.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)value.Length);
+        value.CopyTo(bytes.AsSpan(4));
+        return bytes;
+    }
+
+    private static byte[] WireMpint(ReadOnlySpan<byte> magnitude) =>
+        magnitude.Length > 0 && (magnitude[0] & 0x80) != 0 ? WireString([0, .. magnitude]) : WireString(magnitude);
+
     private static string Truncated(KeyType type, long shortBy) =>
         $"base64 blob is truncated (blob says '{type.Name}' but the key is {ByteText.Plural(shortBy, "byte")} short)";
 

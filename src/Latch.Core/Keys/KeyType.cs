@@ -52,6 +52,9 @@ internal sealed class KeyType
 
     public string Name { get; }
 
+    /// <summary>The type of the key itself: for a certificate, the type of the key it certifies.</summary>
+    public string PlainName => IsCertificate ? Name.Replace("-cert-v01@openssh.com", Name.StartsWith("sk-", StringComparison.Ordinal) ? "@openssh.com" : "", StringComparison.Ordinal) : Name;
+
     public byte[] NameUtf8 { get; }
 
     public KeyAlgorithm Algorithm { get; }

@@ -43,7 +43,7 @@ public static class KeyValidator
             return false;
         }
 
-        error = CheckPolicy(parsed!, options);
+        error = CheckPolicy(parsed!, options, untrusted.Length);
         if (error is not null)
         {
             return false;
@@ -88,7 +88,7 @@ public static class KeyValidator
         return null;
     }
 
-    private static string? CheckPolicy(SshPublicKey key, KeyValidationOptions options)
+    private static string? CheckPolicy(SshPublicKey key, KeyValidationOptions options, int lineLength)
     {
         if (key.Options.Count > 0 && !options.AllowOptions)
         {
@@ -110,7 +110,8 @@ public static class KeyValidator
             var bad = comment.AsSpan().IndexOfAnyExcept(s_commentChars);
             if (bad >= 0)
             {
-                return $"comment contains '{comment[bad]}' at position {bad + 1} of the comment, which is not allowed (comments may use letters, digits, spaces and @._-+:,=/%^~[]{{}}#); remove it";
+                // the comment runs to the end of the (ASCII) line, so its column follows from its length
+                return $"comment contains '{comment[bad]}' at column {lineLength - comment.Length + bad + 1}, which is not allowed (comments may use letters, digits, spaces and @._-+:,=/%^~[]{{}}#); remove it";
             }
         }
 

@@ -57,9 +57,14 @@ public sealed class SshPublicKey
 
     public KeyIdentity Identity { get; }
 
-    public string Sha256Fingerprint => _sha256 ??= Fingerprint.Sha256(Blob.Span);
+    /// <summary>As <c>ssh-keygen -l -E sha256</c> prints it; for a certificate, that of the certified key.</summary>
+    public string Sha256Fingerprint => _sha256 ??= Fingerprint.Sha256(FingerprintBlob.Span);
 
-    public string Md5Fingerprint => _md5 ??= Fingerprint.Md5(Blob.Span);
+    /// <summary>As <c>ssh-keygen -l -E md5</c> prints it; for a certificate, that of the certified key.</summary>
+    public string Md5Fingerprint => _md5 ??= Fingerprint.Md5(FingerprintBlob.Span);
+
+    /// <summary>The blob the fingerprints hash: the key itself, without certificate parts (see ssh-keygen).</summary>
+    public ReadOnlyMemory<byte> FingerprintBlob => KeyBlobChecker.FingerprintBlob(_type, Blob);
 
     internal KeyType KeyType => _type;
 

@@ -13,6 +13,8 @@ internal ref struct SshWireReader(ReadOnlySpan<byte> data)
 
     public readonly int Remaining => _data.Length - _position;
 
+    public readonly int Position => _position;
+
     /// <summary>How many bytes the failed read wanted beyond the end of the data.</summary>
     public long ShortBy { get; private set; }
 

@@ -62,11 +62,11 @@ internal static partial class KeyVaultEndpoints
         }
         if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return Unauthorized(http, store, "AKV10001: The authorization scheme must be Bearer.");
+            return Unauthorized(http, store, "The authorization scheme must be Bearer.");
         }
         if (!tokens.TryValidate(authorization, out var claims, out var problem))
         {
-            return Unauthorized(http, store, $"AKV10021: Invalid token: {problem}.");
+            return Unauthorized(http, store, $"Invalid token: {problem}.");
         }
         if (!TokenIssuer.SameAudience(claims.Audience, Resource))
         {

@@ -1,4 +1,3 @@
-using Latch.Core.Keys;
 using System.Text;
 
 namespace Latch.Core.Tests.Keys;

@@ -1,4 +1,3 @@
-using Latch.Core.Keys;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
@@ -64,6 +63,19 @@ internal static class TestKeys
         RandomNumberGenerator.Fill(modulus.AsSpan(modulus.Length - 16));
         modulus[0] |= 0x80;
         return Concat(String("ssh-rsa"), Mpint([1, 0, 1]), Mpint(modulus));
+    }
+
+    /// <summary>A structurally valid ed25519 user certificate (the CA signature is random bytes, not a signature).</summary>
+    public static byte[] Ed25519CertBlob()
+    {
+        var u64 = new byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(u64, 42);
+        byte[] userType = [0, 0, 0, 1];
+        return Concat(
+            String("ssh-ed25519-cert-v01@openssh.com"), String(RandomNumberGenerator.GetBytes(32)), String(RandomNumberGenerator.GetBytes(32)),
+            u64, userType, String("key-id"), String(String("alice")), u64, [.. u64.Select(_ => (byte)0xff)],
+            String([]), String(String("permit-pty").Concat(String([])).ToArray()), String([]),
+            String(Ed25519Blob()), String(Concat(String("ssh-ed25519"), String(RandomNumberGenerator.GetBytes(64)))));
     }
 
     public static string Line(byte[] blob, string? comment = null, string? options = null)

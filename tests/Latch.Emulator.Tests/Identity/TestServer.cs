@@ -35,23 +35,31 @@ internal sealed class TestServer : IAsyncDisposable
 
     public int Port { get; }
 
-    public Uri BaseUri => new($"https://127.0.0.1:{Port}/");
+    public bool Tls { get; private init; } = true;
+
+    public Uri BaseUri => new($"{(Tls ? "https" : "http")}://127.0.0.1:{Port}/");
 
     /// <summary>The server as reached through a host name (resolved to 127.0.0.1 by the test handler), e.g. a vault's.</summary>
-    public Uri UriFor(string host) => new($"https://{host}:{Port}/");
+    public Uri UriFor(string host) => new($"{(Tls ? "https" : "http")}://{host}:{Port}/");
 
-    public static async Task<TestServer> StartAsync(Action<WebApplication> map, TimeProvider? time = null)
+    public static async Task<TestServer> StartAsync(Action<WebApplication> map, TimeProvider? time = null, bool tls = true)
     {
         var stateDirectory = Directory.CreateTempSubdirectory("latch-emulator-test-").FullName;
         var certificates = EmulatorCertificates.Create(stateDirectory, ["127.0.0.1"], time ?? TimeProvider.System);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificates.ServerCertificate)));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (tls)
+            {
+                listen.UseHttps(certificates.ServerCertificate);
+            }
+        }));
         var app = builder.Build();
         map(app);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        return new TestServer(app, certificates, stateDirectory, new Uri(address).Port);
+        return new TestServer(app, certificates, stateDirectory, new Uri(address).Port) { Tls = tls };
     }
 
     /// <summary>

@@ -13,7 +13,8 @@ internal sealed record VmUser(string Name, string Home)
 
 /// <summary>
 /// One "Azure VM": an overlay of the cached rootfs (private upper layer), its own network namespace
-/// lt-vmN-ID with eth0 = 169.254.N.2/30 (gateway .1 in the azure-host namespace), /proc, a /sys of its own
+/// lt-vmN-ID with eth0 = 169.254.N.2/30 (gateway .1 in the azure-host namespace), its own UTS namespace
+/// (hostname = VM name), /proc, a /sys of its own
 /// namespace, a private /dev (null, zero, full, random, urandom, tty, devpts), and a real sshd on port 22.
 /// Made by <see cref="AzureHost.AddVmAsync"/>; disposing it (or its host) removes all of that.
 /// </summary>
@@ -62,8 +63,14 @@ internal sealed class Vm : IAsyncDisposable
     /// <summary>The azure-host side of the VM's link, 169.254.N.1 (the VM's default gateway).</summary>
     public string GatewayAddress { get; }
 
-    /// <summary>The argv prefix that runs a program inside this VM (what the emulator's run-command uses).</summary>
-    public IReadOnlyList<string> ExecPrefix => ["ip", "netns", "exec", Namespace, "chroot", Root];
+    /// <summary>The VM's own UTS namespace (its hostname), bound to a file so every VM process can join it.</summary>
+    public string UtsNamespacePath => Path.Combine(Directory, "uts");
+
+    /// <summary>
+    /// The argv prefix that runs a program inside this VM (what the emulator's run-command uses): the VM's
+    /// network and UTS namespaces, then chroot. nsenter execs (no fork), so a started program's pid is its own.
+    /// </summary>
+    public IReadOnlyList<string> ExecPrefix => ["nsenter", "--net=" + NetNs.PathOf(Namespace), "--uts=" + UtsNamespacePath, "chroot", Root];
 
     public TrackedProcess? Sshd { get; private set; }
 
@@ -159,6 +166,11 @@ internal sealed class Vm : IAsyncDisposable
         await Command.CheckAsync(["mount", "-t", "overlay", "overlay", "-o", $"lowerdir={lowerDir},upperdir={upper},workdir={work}", Root], cancellationToken: cancellationToken);
 
         await ConnectNetworkAsync(cancellationToken);
+        // its own hostname: whatever sets the hostname inside (provisioning agents do) must not rename the host
+        await File.WriteAllBytesAsync(UtsNamespacePath, [], cancellationToken);
+        await Command.CheckAsync(["unshare", "--uts=" + UtsNamespacePath, "hostname", Name], cancellationToken: cancellationToken);
+        await File.WriteAllTextAsync(Root + "/etc/hostname", Name + "\n", cancellationToken);
+        await File.AppendAllTextAsync(Root + "/etc/hosts", $"{Address}\t{Name}\n", cancellationToken);
 
         await Command.CheckAsync(["mount", "-t", "proc", "proc", Root + "/proc"], cancellationToken: cancellationToken);
         // sysfs shows the network devices of the namespace that mounts it: mount it from inside the VM's

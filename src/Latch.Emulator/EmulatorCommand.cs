@@ -1,0 +1,253 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Latch.Core;
+using Latch.Emulator.Control;
+using Latch.Emulator.Faults;
+using Latch.Emulator.Media;
+using Latch.Emulator.Scenarios;
+using Microsoft.Extensions.Logging;
+
+namespace Latch.Emulator;
+
+/// <summary>The parsed command line of latch-emulator.</summary>
+internal sealed record EmulatorArguments
+{
+    public string? Scenario { get; init; }
+    public string? Imds { get; init; }
+    public string? WireServer { get; init; }
+    public string? KeyVault { get; init; }
+    public string? Arm { get; init; }
+    public string? Control { get; init; }
+    public string? StateDirectory { get; init; }
+    public int RunCommandLatencyMs { get; init; }
+    public IReadOnlyList<FaultRule> Faults { get; init; } = [];
+    public IReadOnlyList<string> Media { get; init; } = [];
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    public bool Help { get; init; }
+}
+
+/// <summary>latch-emulator's command line: parse, start the host, print endpoints and "ready", run until SIGTERM/SIGINT.</summary>
+internal static class EmulatorCommand
+{
+    public const string HelpText = $"""
+        latch-emulator: a faithful local Azure for Latch (IMDS, WireServer, provisioning media, Key Vault, ARM).
+
+        Usage: latch-emulator --scenario FILE [options]
+
+        Options:
+          --scenario FILE             the world to emulate: VMs, keys, vaults (TOML or .json; see examples/demo.toml)
+          --imds ADDR:PORT            IMDS + managed identity listener      (default 127.0.0.1:0 = a free port)
+          --wireserver ADDR:PORT      WireServer listener                   (default 127.0.0.1:0)
+          --keyvault ADDR:PORT        Key Vault listener (HTTPS when TLS is available) (default 127.0.0.1:0)
+          --arm ADDR:PORT             ARM listener (HTTPS when TLS is available)       (default 127.0.0.1:0)
+          --control ADDR:PORT         control API listener (JSON)            (default 127.0.0.1:0)
+          --state-dir DIR             where media and certificates go       (default: a new temporary directory)
+          --run-command-latency MS    how long an ARM run-command takes     (default 0)
+          --fault SPEC                inject a fault from the start; repeatable. SPEC is
+                                      GROUP:KIND[=VALUE][,path=PREFIX][,count=N]
+                                      GROUP: imds, wireserver, keyvault, arm, identity, * (all)
+                                      KIND:  latency=MS, status=CODE (500/503), gone (410), throttle=SECONDS (429 +
+                                             Retry-After), reset (abort the connection), timeout[=MS] (hold, then
+                                             abort), truncate (short body), malformed (invalid JSON/XML)
+                                      e.g. --fault imds:status=503,count=3 --fault wireserver:latency=200
+          --write-media VM            write ovf-env.xml (+ ISO) for VM (or 'all') at start; repeatable
+          --log-level LEVEL           Trace, Debug, Information (default), Warning, Error
+          -h, --help                  show this help
+
+        Output: when ready, stdout gets one line per endpoint, then 'ready':
+          imds http://…   wireserver http://…   keyvault http(s)://…   arm http(s)://…   control http://…
+          ca /path/ca.pem (when TLS is available)   state DIR   media VM OVF_ENV_PATH ISO_PATH|-   ready
+        Logs (every request: group, method, path with secret query values masked, status, ms) go to stderr.
+        SIGTERM or SIGINT stops it; the exit code is then 0. Usage errors exit 2, start failures 1.
+
+        Control API (JSON):
+        {ControlEndpoints.Routes}
+        IMDS picks the VM whose source_address equals the caller's IP, else the first VM without one, else the first VM.
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        EmulatorArguments parsed;
+        try
+        {
+            parsed = Parse(args);
+        }
+        catch (FormatException e)
+        {
+            await stderr.WriteLineAsync($"latch-emulator: {e.Message}\nRun 'latch-emulator --help' for usage.").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (parsed.Help)
+        {
+            await stdout.WriteAsync(HelpText).ConfigureAwait(false);
+            return 0;
+        }
+
+        Scenario scenario;
+        try
+        {
+            scenario = await ScenarioLoader.LoadFileAsync(parsed.Scenario!).ConfigureAwait(false);
+        }
+        catch (ScenarioException e)
+        {
+            await stderr.WriteLineAsync($"latch-emulator: {e.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        var unknownMedia = parsed.Media.FirstOrDefault(m => m != "all" && !scenario.Vms.Any(v => string.Equals(v.Name, m, StringComparison.OrdinalIgnoreCase)));
+        if (unknownMedia is not null)
+        {
+            await stderr.WriteLineAsync($"latch-emulator: --write-media {unknownMedia}: no such VM in the scenario (known: {string.Join(", ", scenario.Vms.Select(v => v.Name))}).").ConfigureAwait(false);
+            return 2;
+        }
+
+        using var stop = new CancellationTokenSource();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+
+        EmulatorHost host;
+        try
+        {
+            host = await EmulatorHost.StartAsync(new EmulatorOptions
+            {
+                Scenario = scenario,
+                ImdsEndpoint = parsed.Imds,
+                WireServerEndpoint = parsed.WireServer,
+                KeyVaultEndpoint = parsed.KeyVault,
+                ArmEndpoint = parsed.Arm,
+                ControlEndpoint = parsed.Control,
+                StateDirectory = parsed.StateDirectory ?? "",
+                RunCommandLatency = TimeSpan.FromMilliseconds(parsed.RunCommandLatencyMs),
+                ConfigureLogging = logging =>
+                {
+                    logging.SetMinimumLevel(parsed.LogLevel);
+                    logging.AddSimpleConsole(o =>
+                    {
+                        o.SingleLine = true;
+                        o.TimestampFormat = "HH:mm:ss.fff ";
+                    });
+                    logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+                },
+            }, stop.Token).ConfigureAwait(false);
+        }
+        catch (LatchException e)
+        {
+            await stderr.WriteLineAsync($"latch-emulator: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        await using (host.ConfigureAwait(false))
+        {
+            foreach (var fault in parsed.Faults)
+            {
+                host.State.Faults.Add(fault);
+            }
+
+            await stdout.WriteLineAsync($"imds {host.Imds}").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"wireserver {host.WireServer}").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"keyvault {host.KeyVault}").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"arm {host.Arm}").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"control {host.Control}").ConfigureAwait(false);
+            if (host.CaCertificatePath is { } ca)
+            {
+                await stdout.WriteLineAsync($"ca {ca}").ConfigureAwait(false);
+            }
+
+            await stdout.WriteLineAsync($"state {host.State.StateDirectory}").ConfigureAwait(false);
+            var logger = host.State.LoggerFactory.CreateLogger("Latch.Emulator");
+            foreach (var vm in host.State.Vms.Where(v => parsed.Media.Contains("all") || parsed.Media.Contains(v.Name, StringComparer.OrdinalIgnoreCase)))
+            {
+                var paths = await MediaWriter.WriteAsync(vm, host.State.StateDirectory, logger, stop.Token).ConfigureAwait(false);
+                await stdout.WriteLineAsync($"media {vm.Name} {paths.OvfEnvPath} {paths.IsoPath ?? "-"}").ConfigureAwait(false);
+            }
+
+            await stdout.WriteLineAsync("ready").ConfigureAwait(false);
+            await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // SIGTERM/SIGINT: shut down cleanly below
+            }
+        }
+
+        return 0;
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    internal static EmulatorArguments Parse(IReadOnlyList<string> args)
+    {
+        var result = new EmulatorArguments();
+        var faults = new List<FaultRule>();
+        var media = new List<string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            string? inline = null;
+            if (arg.StartsWith("--", StringComparison.Ordinal) && arg.IndexOf('=', StringComparison.Ordinal) is var eq and > 0)
+            {
+                inline = arg[(eq + 1)..];
+                arg = arg[..eq];
+            }
+
+            string Value() => inline ?? (i + 1 < args.Count ? args[++i] : throw new FormatException($"{arg} needs a value"));
+
+            result = arg switch
+            {
+                "-h" or "--help" => result with { Help = true },
+                "--scenario" => result with { Scenario = Value() },
+                "--imds" => result with { Imds = Endpoint(arg, Value()) },
+                "--wireserver" => result with { WireServer = Endpoint(arg, Value()) },
+                "--keyvault" => result with { KeyVault = Endpoint(arg, Value()) },
+                "--arm" => result with { Arm = Endpoint(arg, Value()) },
+                "--control" => result with { Control = Endpoint(arg, Value()) },
+                "--state-dir" => result with { StateDirectory = Value() },
+                "--run-command-latency" => result with { RunCommandLatencyMs = Milliseconds(arg, Value()) },
+                "--fault" => Add(faults, FaultRule.Parse(Value()), result),
+                "--write-media" => Add(media, Value(), result),
+                "--log-level" => result with { LogLevel = Enum.TryParse<LogLevel>(Value(), ignoreCase: true, out var level) ? level : throw new FormatException($"--log-level: use Trace, Debug, Information, Warning or Error") },
+                _ => throw new FormatException($"unknown argument '{args[i]}'"),
+            };
+        }
+
+        if (!result.Help && result.Scenario is null)
+        {
+            throw new FormatException("--scenario FILE is required (e.g. --scenario examples/demo.toml)");
+        }
+
+        return result with { Faults = faults, Media = media };
+    }
+
+    private static EmulatorArguments Add<T>(List<T> list, T item, EmulatorArguments result)
+    {
+        list.Add(item);
+        return result;
+    }
+
+    private static string Endpoint(string option, string value)
+    {
+        try
+        {
+            EmulatorHost.ParseEndpoint(option.TrimStart('-'), value);
+            return value;
+        }
+        catch (LatchException e)
+        {
+            throw new FormatException($"{option}: {e.Message}", e);
+        }
+    }
+
+    private static int Milliseconds(string option, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms <= 3_600_000
+            ? ms
+            : throw new FormatException($"{option} needs milliseconds between 0 and 3600000, not '{value}'");
+}
