@@ -1,0 +1,135 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Latch.Agent.Guard;
+using Latch.Agent.Guard.Install;
+using Latch.Agent.KeyStore;
+using Microsoft.Extensions.Logging;
+
+namespace Latch.Agent.Commands;
+
+/// <summary>The key-guard commands (guard, keys, authorized-keys); <see cref="AddTo"/> is the one hook in Program.</summary>
+internal static class GuardCommands
+{
+    public static void AddTo(RootCommand root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        root.Subcommands.Add(AuthorizedKeysCommands.Create());
+        root.Subcommands.Add(CreateGuard());
+        root.Subcommands.Add(KeysCommands.Create());
+    }
+
+    internal static Option<string?> ConfigOption() => new("--config") { Description = $"Configuration file (default {GuardConfig.DefaultPath})" };
+
+    private static Command CreateGuard()
+    {
+        var guard = new Command("guard", "Keep Latch-managed SSH keys working whatever else rewrites authorized_keys");
+        var quiet = new Option<bool>("--quiet-others") { Description = "Also stop cloud-init and waagent from writing keys (reversible; uninstall restores them)" };
+        var binary = new Option<string>("--binary") { Description = "Absolute path of latchd for sshd to run", DefaultValueFactory = _ => new GuardLayout().Binary };
+        var config = ConfigOption();
+
+        var install = new Command("install", "Install the sshd AuthorizedKeysCommand drop-in (validated with sshd -t, rolled back on failure)");
+        install.Options.Add(quiet);
+        install.Options.Add(binary);
+        install.Options.Add(config);
+        install.SetAction((parse, ct) => new GuardInstaller(Layout(parse.GetValue(config), parse.GetValue(binary)), Console.Out).InstallAsync(parse.GetValue(quiet), ct));
+
+        var uninstall = new Command("uninstall", "Remove the drop-in and restore what --quiet-others changed");
+        uninstall.Options.Add(config);
+        uninstall.SetAction((parse, ct) => new GuardInstaller(Layout(parse.GetValue(config), null), Console.Out).UninstallAsync(ct));
+
+        var status = new Command("status", "Show the guard modes, the other key writers on this VM and the managed keys");
+        status.Options.Add(config);
+        status.SetAction((parse, ct) => StatusAsync(parse.GetValue(config), ct));
+
+        var watch = new Command("watch", "Run the file guard (and the Key Vault pull, when configured) in the foreground");
+        watch.Options.Add(config);
+        watch.SetAction((parse, ct) => WatchAsync(parse.GetValue(config), ct));
+
+        guard.Subcommands.Add(install);
+        guard.Subcommands.Add(uninstall);
+        guard.Subcommands.Add(status);
+        guard.Subcommands.Add(watch);
+        return guard;
+    }
+
+    internal static GuardConfig LoadConfig(string? path) => GuardConfig.Load(path);
+
+    private static GuardLayout Layout(string? configPath, string? binary)
+    {
+        var config = LoadConfig(configPath);
+        var layout = new GuardLayout { StoreDir = config.StoreDirectory };
+        return binary is null ? layout : layout with { Binary = binary };
+    }
+
+    private static async Task<int> WatchAsync(string? configPath, CancellationToken cancellationToken)
+    {
+        var config = LoadConfig(configPath);
+        var logger = new StderrLogger(Console.Error);
+        using var service = new GuardService(config, logger, TimeProvider.System);
+        var ready = new TaskCompletionSource();
+        var run = service.RunAsync(cancellationToken, ready);
+        await Task.WhenAny(ready.Task, run).ConfigureAwait(false);
+        await Console.Error.WriteLineAsync("<6>guard: ready").ConfigureAwait(false);
+        await run.ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> StatusAsync(string? configPath, CancellationToken cancellationToken)
+    {
+        var config = LoadConfig(configPath);
+        var layout = new GuardLayout { StoreDir = config.StoreDirectory };
+        var output = Console.Out;
+        var installer = new GuardInstaller(layout, output);
+        var effective = await installer.EffectiveAsync(cancellationToken).ConfigureAwait(false);
+        var akcActive = effective.Command == layout.CommandLine;
+        await output.WriteLineAsync($"AuthorizedKeysCommand: {(akcActive ? "active" : File.Exists(layout.DropInPath) ? "installed but NOT active" : "not installed")}"
+            + $" (sshd: {effective.Command ?? effective.Error ?? "none"}, user {effective.CommandUser ?? "-"})").ConfigureAwait(false);
+
+        var answer = await ControlSocket.RequestAsync(config.Socket, "status", TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        if (answer is null)
+        {
+            await output.WriteLineAsync($"file guard: not running (no daemon at {config.Socket})").ConfigureAwait(false);
+        }
+        else
+        {
+            var status = JsonSerializer.Deserialize(answer, GuardStatusJsonContext.Default.GuardServiceStatus)!;
+            var g = status.FileGuard;
+            await output.WriteLineAsync($"file guard: {g.Mode}, {g.Users} user(s), {g.Watches} watch(es), {g.Restores} restore(s), {g.Refusals} refusal(s)"
+                + (g.FallbackReason is null ? "" : $"; polling every {config.Watch.PollInterval.TotalSeconds:0} s for {string.Join(", ", g.PolledUsers)} because {g.FallbackReason}")).ConfigureAwait(false);
+            if (status.KeyVault is { } kv)
+            {
+                await output.WriteLineAsync($"key vault: {kv.Vault}: " + (kv.UsingLastKnownGood
+                    ? $"UNAVAILABLE since {kv.LastAttempt:u}, keeping the last known good keys ({kv.LastError})"
+                    : $"ok, last pull {kv.LastSuccess:u}, {kv.Keys} key(s), {kv.Requests} request(s) so far")).ConfigureAwait(false);
+            }
+        }
+
+        if (answer is null || JsonSerializer.Deserialize(answer, GuardStatusJsonContext.Default.GuardServiceStatus)?.KeyVault is null)
+        {
+            await output.WriteLineAsync(config.KeyVault.VaultUrl is null ? "key vault: not configured" : $"key vault: {config.KeyVault.VaultUrl} (pulled by the daemon, which is not running)").ConfigureAwait(false);
+        }
+
+        var store = new KeyStoreFiles(config.StoreDirectory);
+        var total = 0;
+        foreach (var user in store.Users())
+        {
+            var read = store.Read(user);
+            total += read.Document?.Keys.Count ?? 0;
+            if (read.Document is null)
+            {
+                await output.WriteLineAsync($"managed keys of {user}: UNUSABLE: {read.Problem}").ConfigureAwait(false);
+            }
+        }
+
+        await output.WriteLineAsync($"managed keys: {total.ToString(CultureInfo.InvariantCulture)} for {store.Users().Count} user(s) in {store.Directory}").ConfigureAwait(false);
+        var others = OtherWriters.Find(layout);
+        await output.WriteLineAsync(others.Count == 0 ? "other key writers: none found" : "other key writers:").ConfigureAwait(false);
+        foreach (var other in others)
+        {
+            await output.WriteLineAsync($"  {other.Name}: {other.Detail}").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+}
