@@ -191,6 +191,20 @@ public sealed class SafeFileUpdateTests : IDisposable
     }
 
     [Fact]
+    public void Refuses_a_current_file_larger_than_the_limit_and_keeps_it()
+    {
+        var target = _tree.MakeHomeWithKeys("alice", _uid, _gid, keys: new string('x', 200));
+        var before = TestTree.Snapshot(target.Home);
+
+        var error = Assert.Throws<SafeFileException>(() =>
+            SafeFile.Update(target, _ => s_key, new SafeFileOptions { MaxFileSize = 100 }, Token));
+
+        Assert.Equal(SafeFileFailure.TooLarge, error.Reason);
+        Assert.Equal(before, TestTree.Snapshot(target.Home));
+        Assert.True(SafeFile.Update(target, _ => s_key, new SafeFileOptions { MaxFileSize = 200 }, Token).Changed);
+    }
+
+    [Fact]
     public void Refuses_a_mode_sshd_would_reject()
     {
         var target = _tree.MakeHomeWithKeys("alice", _uid, _gid);
