@@ -48,8 +48,8 @@ public static class SafeFile
         using var directory = UserDirectories.OpenParent(
             path, context, options.CreateDirectory ? options.DirectoryMode : null, out var directoryPath)
             ?? throw context.Refuse(SafeFileFailure.DirectoryMissing,
-                $"a directory on the way to it is missing and SafeFileOptions.CreateDirectory is off",
-                "create the directory (owned by the user, mode 0700) or allow SafeFile to, and retry");
+                $"{directoryPath} does not exist and SafeFileOptions.CreateDirectory is off",
+                $"create it (owned by uid {path.Uid}, mode 0700) or let SafeFile create it, and retry");
 
         DirectoryLock.Acquire(directory, directoryPath, options, context, cancellationToken);
         var filePath = directoryPath + "/" + path.FileName;

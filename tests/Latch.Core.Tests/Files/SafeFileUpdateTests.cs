@@ -51,6 +51,7 @@ public sealed class SafeFileUpdateTests : IDisposable
             SafeFile.Update(target, _ => s_key, new SafeFileOptions { CreateDirectory = false }, Token));
 
         Assert.Equal(SafeFileFailure.DirectoryMissing, error.Reason);
+        Assert.Contains($"{home}/.ssh does not exist and SafeFileOptions.CreateDirectory is off", error.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(home));
     }
 
