@@ -14,6 +14,19 @@ public sealed class AzureRequestException : LatchException
     public AzureRequestException(string message, int? status, Exception? innerException = null)
         : base(message, innerException ?? new InvalidOperationException(message)) => Status = status;
 
+    public AzureRequestException(string message, int? status, string? errorCode, int attempts, Exception? innerException = null)
+        : this(message, status, innerException)
+    {
+        ErrorCode = errorCode;
+        Attempts = attempts;
+    }
+
     /// <summary>The HTTP status code, or null when no response arrived (timeout, reset).</summary>
     public int? Status { get; }
+
+    /// <summary>The service's error code (ARM/Key Vault <c>error.code</c>, e.g. <c>AuthorizationFailed</c>), when it sent one.</summary>
+    public string? ErrorCode { get; }
+
+    /// <summary>How many requests were sent before giving up (0 when unknown).</summary>
+    public int Attempts { get; }
 }

@@ -2,9 +2,6 @@ namespace Latch.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args)
-    {
-        Console.Error.WriteLine("latch: not implemented yet");
-        return args.Length == 0 ? 2 : 2;
-    }
+    private static Task<int> Main(string[] args) =>
+        LatchCommandLine.RunAsync(args, new CliStreams(Console.OpenStandardInput, Console.Out, Console.Error));
 }

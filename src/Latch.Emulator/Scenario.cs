@@ -11,6 +11,8 @@ public sealed record Scenario
     public string TenantId { get; init; } = "00000000-0000-4000-8000-0000000000aa";
     public IReadOnlyList<VmDefinition> Vms { get; init; } = [];
     public IReadOnlyList<VaultDefinition> Vaults { get; init; } = [];
+    /// <summary>Operator identities that may get tokens from the emulator's Entra token endpoint (client credentials).</summary>
+    public IReadOnlyList<ServicePrincipalDefinition> ServicePrincipals { get; init; } = [];
 }
 
 /// <summary>One emulated VM: what IMDS, the WireServer, ovf-env.xml and ARM say about it.</summary>
@@ -48,6 +50,32 @@ public sealed record VmDefinition
     public string? MacAddress { get; init; }
     /// <summary>Base64 user data, as IMDS compute.userData; null when none.</summary>
     public string? UserData { get; init; }
+    /// <summary>Inbound rules of the VM's network security group; null: Azure's portal default for Linux (SSH from anywhere).</summary>
+    public IReadOnlyList<SecurityRuleDefinition>? SecurityRules { get; init; }
+}
+
+/// <summary>One NSG security rule, as ARM's securityRules[].properties describe it.</summary>
+public sealed record SecurityRuleDefinition
+{
+    public required string Name { get; init; }
+    public int Priority { get; init; } = 300;
+    public string Direction { get; init; } = "Inbound";
+    public string Access { get; init; } = "Allow";
+    public string Protocol { get; init; } = "Tcp";
+    public string SourceAddressPrefix { get; init; } = "*";
+    public string SourcePortRange { get; init; } = "*";
+    public string DestinationAddressPrefix { get; init; } = "*";
+    public string DestinationPortRange { get; init; } = "22";
+}
+
+/// <summary>An app registration an operator signs in with (client credentials) at the emulator's Entra endpoint.</summary>
+public sealed record ServicePrincipalDefinition
+{
+    public required string ClientId { get; init; }
+    /// <summary>The client secret (never logged).</summary>
+    public required string ClientSecret { get; init; }
+    /// <summary>The principal (object) id tokens carry as oid, used in AllowedPrincipals; null: the client id.</summary>
+    public string? PrincipalId { get; init; }
 }
 
 public sealed record VmPublicKey(string KeyData, string Path);

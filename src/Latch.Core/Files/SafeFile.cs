@@ -1,0 +1,118 @@
+using Latch.Core.Interop;
+using static Latch.Core.Interop.LibcConstants;
+
+namespace Latch.Core.Files;
+
+/// <summary>
+/// The one way Latch reads and writes a file in a user's home (as root) or a root-owned config file.
+/// Every path is walked with O_NOFOLLOW from a checked directory descriptor, ownership and modes are
+/// checked the way sshd's StrictModes checks them, and writes are atomic (temp + fsync + rename + fsync).
+/// </summary>
+public static class SafeFile
+{
+    /// <summary>
+    /// Reads a file in a user's home after the same checks <see cref="Update"/> makes. Returns null when
+    /// the file or a directory on the way is missing.
+    /// </summary>
+    /// <exception cref="SafeFileException">A check failed or a system call failed.</exception>
+    public static byte[]? Read(UserFileTarget target)
+    {
+        var path = TargetPath.Parse(target, "read");
+        var context = new SafeFileContext("read", path.Display);
+        using var directory = UserDirectories.OpenParent(path, context, createMode: null, out var directoryPath);
+        return directory is null
+            ? null
+            : UserDirectories.ReadTarget(directory, path.FileName, directoryPath + "/" + path.FileName, path.Uid,
+                SafeFileOptions.Default.MaxFileSize, context);
+    }
+
+    /// <summary>
+    /// Read-modify-write of a file in a user's home under the directory lock. <paramref name="transform"/>
+    /// gets the current content (null when the file is missing) and returns the new content, or null to
+    /// leave the file alone. Returning the same bytes also writes nothing. A written file always gets
+    /// <see cref="SafeFileOptions.FileMode"/> and the user as owner.
+    /// </summary>
+    /// <exception cref="SafeFileException">A check failed, the lock timed out, or a system call failed;
+    /// the file is unchanged unless the message says otherwise.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before the new content was renamed into place.</exception>
+    public static SafeUpdateResult Update(
+        UserFileTarget target, Func<byte[]?, byte[]?> transform, SafeFileOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(transform);
+        options ??= SafeFileOptions.Default;
+        options.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = TargetPath.Parse(target, "write");
+        var context = new SafeFileContext("write", path.Display);
+        using var directory = UserDirectories.OpenParent(
+            path, context, options.CreateDirectory ? options.DirectoryMode : null, out var directoryPath)
+            ?? throw context.Refuse(SafeFileFailure.DirectoryMissing,
+                $"a directory on the way to it is missing and SafeFileOptions.CreateDirectory is off",
+                "create the directory (owned by the user, mode 0700) or allow SafeFile to, and retry");
+
+        DirectoryLock.Acquire(directory, directoryPath, options, context, cancellationToken);
+        var filePath = directoryPath + "/" + path.FileName;
+        var current = UserDirectories.ReadTarget(directory, path.FileName, filePath, path.Uid, options.MaxFileSize, context);
+        var next = transform(current);
+        if (next is null || (current is not null && current.AsSpan().SequenceEqual(next)))
+        {
+            return new SafeUpdateResult(Changed: false, Created: false, BytesWritten: 0);
+        }
+
+        AtomicReplace.Write(directory, directoryPath, path.FileName, next, path.Uid, path.Gid, options.FileMode, context, cancellationToken);
+        return new SafeUpdateResult(Changed: true, Created: current is null, BytesWritten: next.Length);
+    }
+
+    /// <summary>
+    /// Atomically writes a whole root-owned system file (a sudoers.d or sshd_config.d drop-in, Latch state)
+    /// with owner root:root and <paramref name="mode"/>. Refuses a symlink or non-regular file at
+    /// <paramref name="path"/>, and a parent directory (or any directory above it) that is not root-owned or is
+    /// group/world-writable. Concurrent writers in one directory are serialized by the same directory lock.
+    /// </summary>
+    /// <exception cref="SafeFileException">A check failed or a system call failed; the file is unchanged.</exception>
+    public static void WriteSystemFile(string path, ReadOnlySpan<byte> content, int mode, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var context = new SafeFileContext("write", path);
+        if (mode is < 0 or > 0b111_111_111 || (mode & 0b000_010_010) != 0)
+        {
+            throw context.Refuse(SafeFileFailure.InvalidPath,
+                $"the mode 0{Convert.ToString(mode, 8)} is not permission bits without group or other write",
+                "pass a mode such as 0440 or 0644");
+        }
+
+        var name = path[(path.LastIndexOf('/') + 1)..];
+        var parent = path[..Math.Max(path.LastIndexOf('/'), 0)];
+        if (!path.StartsWith('/') || path.Contains('\0', StringComparison.Ordinal) || name is "" or "." or "..")
+        {
+            throw context.Refuse(SafeFileFailure.InvalidPath, "it is not an absolute path to a file", "pass a path such as /etc/sudoers.d/latch");
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        using var directory = TrustedPath.OpenDirectory(
+            parent.Length == 0 ? "/" : parent, context, SafeFileFailure.DirectoryMissing, "directory", out var directoryPath, out var status);
+        context.RequireRootOwnedDirectory(status, directoryPath);
+        DirectoryLock.Acquire(directory, directoryPath, SafeFileOptions.Default, context, cancellationToken);
+
+        var filePath = directoryPath.TrimEnd('/') + "/" + name;
+        var errno = Posix.StatAt(directory, name, out var existing);
+        if (errno == 0 && existing.IsSymlink)
+        {
+            throw context.Refuse(SafeFileFailure.SymlinkRefused,
+                $"{filePath} is a symbolic link, and Latch never replaces or follows one",
+                "remove the link (or write to its target directly) and retry");
+        }
+
+        if (errno == 0 && !existing.IsRegularFile)
+        {
+            throw context.Refuse(SafeFileFailure.NotARegularFile, $"{filePath} is {existing.Describe()}, not a regular file", "move it away and retry");
+        }
+
+        if (errno is not (0 or ENOENT))
+        {
+            throw context.Failed(errno, "statx", filePath);
+        }
+
+        AtomicReplace.Write(directory, directoryPath, name, content, 0, 0, mode, context, cancellationToken);
+    }
+}

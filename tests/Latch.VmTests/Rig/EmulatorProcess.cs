@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Latch.VmTests.Rig;
+
+/// <summary>
+/// latch-emulator running as a process inside an <see cref="AzureHost"/>'s namespace (started with
+/// `ip netns exec`, tracked by pid). Its control API is reached from the test process through sockets
+/// opened in that namespace.
+/// </summary>
+internal sealed class EmulatorProcess : IAsyncDisposable
+{
+    public const int ArmPort = 8080;
+    public const int ControlPort = 8081;
+    public const int KeyVaultPort = 8443;
+    private static readonly SemaphoreSlim s_buildGate = new(1, 1);
+    private readonly HttpClient _http;
+
+    private EmulatorProcess(TrackedProcess process, HttpClient http, IReadOnlyList<string> endpoints)
+    {
+        Process = process;
+        _http = http;
+        Endpoints = endpoints;
+    }
+
+    public TrackedProcess Process { get; }
+
+    /// <summary>The lines the emulator printed before "ready" (one endpoint each).</summary>
+    public IReadOnlyList<string> Endpoints { get; }
+
+    public static Uri ControlUri { get; } = new($"http://{AzureHost.ServicesAddress}:{ControlPort}/");
+
+    public static Uri ArmUri { get; } = new($"http://{AzureHost.ServicesAddress}:{ArmPort}/");
+
+    public static Uri KeyVaultUri { get; } = new($"http://{AzureHost.ServicesAddress}:{KeyVaultPort}/");
+
+    internal static async Task<EmulatorProcess> StartAsync(AzureHost host, string scenarioPath, string stateDir, CancellationToken cancellationToken)
+    {
+        var dll = await LocateAsync(cancellationToken);
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } hostPath && File.Exists(hostPath)
+            ? hostPath
+            : "dotnet";
+        var environment = new Dictionary<string, string>(Command.VmEnvironment)
+        {
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_NOLOGO"] = "1",
+        };
+        if (Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root)
+        {
+            environment["DOTNET_ROOT"] = root;
+        }
+
+        var process = TrackedProcess.Start(
+            "latch-emulator",
+            [
+                "ip", "netns", "exec", host.Namespace, dotnet, dll,
+                "--scenario", scenarioPath,
+                "--imds", $"{AzureHost.ImdsAddress}:80",
+                "--wireserver", $"{AzureHost.WireServerAddress}:80",
+                "--keyvault", $"{AzureHost.ServicesAddress}:{KeyVaultPort}",
+                "--arm", $"{AzureHost.ServicesAddress}:{ArmPort}",
+                "--control", $"{AzureHost.ServicesAddress}:{ControlPort}",
+                "--state-dir", stateDir,
+            ],
+            environment);
+        try
+        {
+            await process.WaitForLineAsync(l => l.Trim() == "ready", TimeSpan.FromSeconds(60), cancellationToken);
+            var endpoints = process.Log.Split('\n').TakeWhile(l => l.Trim() != "ready").Where(l => l.Length > 0).ToList();
+            return new EmulatorProcess(process, host.CreateHttpClient(), endpoints);
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>GET /vms/{name}/health-reports from the control API: the health reports the VM posted, oldest first.</summary>
+    public async Task<JsonElement> GetHealthReportsAsync(string vmName, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.GetAsync(new Uri(ControlUri, $"vms/{Uri.EscapeDataString(vmName)}/health-reports"), cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new RigException($"control API GET /vms/{vmName}/health-reports answered {(int)response.StatusCode}: {body}");
+        }
+
+        using var document = JsonDocument.Parse(body);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>Polls the control API until the VM has posted a health report in <paramref name="state"/>; returns it.</summary>
+    public async Task<JsonElement> WaitForHealthStateAsync(string vmName, string state, TimeSpan deadline, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(deadline);
+        var last = default(JsonElement);
+        try
+        {
+            while (true)
+            {
+                last = await GetHealthReportsAsync(vmName, timeout.Token);
+                foreach (var report in Reports(last))
+                {
+                    if (string.Equals(StateOf(report), state, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return report;
+                    }
+                }
+
+                await Task.Delay(250, timeout.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RigException(
+                $"{vmName} posted no {state} health report within {deadline.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s; " +
+                $"reports so far: {(last.ValueKind == JsonValueKind.Undefined ? "none" : last.GetRawText())}\nemulator output:\n{Process.Log}");
+        }
+    }
+
+    /// <summary>The reports array, whether the API returns it bare or as {"reports": [...]}.</summary>
+    public static IEnumerable<JsonElement> Reports(JsonElement body) =>
+        body.ValueKind switch
+        {
+            JsonValueKind.Array => body.EnumerateArray(),
+            JsonValueKind.Object when TryGet(body, "reports", out var reports) && reports.ValueKind == JsonValueKind.Array => reports.EnumerateArray(),
+            _ => [],
+        };
+
+    public static string? StateOf(JsonElement report) =>
+        report.ValueKind == JsonValueKind.Object && TryGet(report, "state", out var state) && state.ValueKind == JsonValueKind.String
+            ? state.GetString()
+            : null;
+
+    private static bool TryGet(JsonElement element, string name, out JsonElement value)
+    {
+        foreach (var property in element.EnumerateObject())
+        {
+            if (string.Equals(property.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                value = property.Value;
+                return true;
+            }
+        }
+
+        value = default;
+        return false;
+    }
+
+    private static async Task<string> LocateAsync(CancellationToken cancellationToken)
+    {
+        var framework = Path.GetFileName(AppContext.BaseDirectory.TrimEnd('/'));
+        var project = Path.Combine(RepoPaths.Root, "src", "Latch.Emulator");
+        var dll = Path.Combine(project, "bin", RepoPaths.Configuration, framework, "latch-emulator.dll");
+        if (File.Exists(dll))
+        {
+            return dll;
+        }
+
+        await s_buildGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!File.Exists(dll))
+            {
+                await Command.CheckAsync(
+                    ["dotnet", "build", project, "-c", RepoPaths.Configuration, "-nologo", "-v", "q"],
+                    timeout: TimeSpan.FromMinutes(5),
+                    cancellationToken: cancellationToken);
+            }
+        }
+        finally
+        {
+            s_buildGate.Release();
+        }
+
+        return File.Exists(dll) ? dll : throw new RigException($"building src/Latch.Emulator did not produce {dll}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await Process.DisposeAsync();
+    }
+}
