@@ -63,8 +63,10 @@ public sealed partial class CommandLineTests
                 endpoints[line[..space]] = line[(space + 1)..];
             }
 
-            Assert.Equal(["imds", "wireserver", "keyvault", "arm", "control", "state"], endpoints.Keys.Where(k => k != "ca"));
+            Assert.Equal(["imds", "wireserver", "keyvault", "arm", "control", "ca", "state"], endpoints.Keys);
             Assert.All(["imds", "wireserver", "control"], k => Assert.StartsWith("http://127.0.0.1:", endpoints[k], StringComparison.Ordinal));
+            Assert.All(["keyvault", "arm"], k => Assert.StartsWith("https://127.0.0.1:", endpoints[k], StringComparison.Ordinal));
+            Assert.StartsWith("-----BEGIN CERTIFICATE-----", await File.ReadAllTextAsync(endpoints["ca"], deadline.Token), StringComparison.Ordinal);
 
             using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false });
             using var first = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, endpoints["imds"] + "metadata/instance?api-version=2021-02-01") { Headers = { { "Metadata", "true" } } }, deadline.Token);

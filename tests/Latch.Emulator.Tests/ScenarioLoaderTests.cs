@@ -33,6 +33,31 @@ public sealed class ScenarioLoaderTests
     }
 
     [Fact]
+    public void Service_principals_and_security_rules_are_read()
+    {
+        const string toml = """
+            [[service_principals]]
+            client_id = "ops"
+            client_secret = "s3cret"
+            [[vms]]
+            name = "vm-a"
+            [[vms.security_rules]]
+            name = "ssh-from-link-local"
+            priority = 310
+            source_address_prefix = "169.254.0.0/16"
+            [[vms]]
+            name = "vm-b"
+            """;
+
+        var scenario = ScenarioLoader.FromToml(toml);
+
+        Assert.Equal("ops", Assert.Single(scenario.ServicePrincipals).ClientId);
+        var rule = Assert.Single(scenario.Vms[0].SecurityRules!);
+        Assert.Equal((310, "169.254.0.0/16", "22"), (rule.Priority, rule.SourceAddressPrefix, rule.DestinationPortRange));
+        Assert.Null(scenario.Vms[1].SecurityRules);
+    }
+
+    [Fact]
     public void Json_scenario_in_camel_case_maps_like_toml()
     {
         var json = """

@@ -57,6 +57,19 @@ internal sealed class TableReader
         };
     }
 
+    public bool Has(string key) => _table.Fields.Any(f => f.Key == key);
+
+    public int? Integer(string key, int min, int max)
+    {
+        var node = Find(key);
+        return node switch
+        {
+            null => null,
+            { Kind: NodeKind.Integer, Scalar: long value } when value >= min && value <= max => (int)value,
+            _ => throw Error(node, $"must be a whole number from {min} to {max}"),
+        };
+    }
+
     public DateTimeOffset? Date(string key)
     {
         var node = Find(key);
