@@ -68,7 +68,7 @@ public sealed class ScenarioLoaderTests
                 "adminUsername": "alice",
                 "disablePasswordAuthentication": false,
                 "publicKeys": [{ "keyData": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDPkF5VHRonIwWDx4J8dlx4vadF5+3dWZok5Cb9jWB6b a@b" }],
-                "tags": { "env": "x" }
+                "tags": { "env": "x", "deploymentStart": "2025", "Owner": "ops" }
               }],
               "vaults": [{ "name": "kv-one", "secrets": [{ "name": "s1", "value": "v", "expires": "2030-01-01T00:00:00Z" }] }]
             }
@@ -79,6 +79,7 @@ public sealed class ScenarioLoaderTests
         var vm = Assert.Single(scenario.Vms);
         Assert.Equal("alice", vm.AdminUsername);
         Assert.False(vm.DisablePasswordAuthentication);
+        Assert.Equal(["env", "deploymentStart", "Owner"], vm.Tags.Keys);   // map keys are data: never re-cased
         Assert.Equal("/home/alice/.ssh/authorized_keys", Assert.Single(vm.PublicKeys).Path);
         Assert.Equal(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero), scenario.Vaults[0].Secrets[0].Expires);
     }

@@ -57,7 +57,7 @@ internal sealed class TableReader
         };
     }
 
-    public bool Has(string key) => _table.Fields.Any(f => f.Key == key);
+    public bool Has(string key) => _table.Fields.Any(f => f.Key == key || ScenarioNode.SnakeCase(f.Key) == key);
 
     public int? Integer(string key, int min, int max)
     {
@@ -142,7 +142,7 @@ internal sealed class TableReader
 
     public void RejectUnknown()
     {
-        var unknown = _table.Fields.FirstOrDefault(f => !_known.Contains(f.Key));
+        var unknown = _table.Fields.FirstOrDefault(f => !_known.Contains(f.Key) && !_known.Contains(ScenarioNode.SnakeCase(f.Key)));
         if (unknown.Value is not null)
         {
             throw Error(unknown.Value, $"is not a known key here; known keys: {string.Join(", ", _known.Order(StringComparer.Ordinal))}");
@@ -154,7 +154,7 @@ internal sealed class TableReader
         _known.Add(key);
         foreach (var (name, node) in _table.Fields)
         {
-            if (name == key)
+            if (name == key || ScenarioNode.SnakeCase(name) == key)
             {
                 return node;
             }
