@@ -25,8 +25,14 @@ internal sealed class EmulatorProcess : IAsyncDisposable
 
     public TrackedProcess Process { get; }
 
-    /// <summary>The lines the emulator printed before "ready" (one endpoint each).</summary>
+    private static readonly HashSet<string> EndpointNames = ["imds", "wireserver", "keyvault", "arm", "control", "ca", "state", "media"];
+
+    /// <summary>The lines the emulator printed before "ready": "imds http://…", "control http://…", "ca PATH", "state DIR", ….</summary>
     public IReadOnlyList<string> Endpoints { get; }
+
+    /// <summary>The value of the first endpoint line named <paramref name="name"/> (e.g. "keyvault", "ca"), or null.</summary>
+    public string? Endpoint(string name) =>
+        Endpoints.Select(l => l.Split(' ', 2)).FirstOrDefault(p => p[0] == name && p.Length == 2)?[1];
 
     public static Uri ControlUri { get; } = new($"http://{AzureHost.ServicesAddress}:{ControlPort}/");
 
@@ -66,7 +72,11 @@ internal sealed class EmulatorProcess : IAsyncDisposable
         try
         {
             await process.WaitForLineAsync(l => l.Trim() == "ready", TimeSpan.FromSeconds(60), cancellationToken);
-            var endpoints = process.Log.Split('\n').TakeWhile(l => l.Trim() != "ready").Where(l => l.Length > 0).ToList();
+            // stdout and stderr share the log: keep only the endpoint lines the CLI prints before "ready"
+            var endpoints = process.Log.Split('\n')
+                .TakeWhile(l => l.Trim() != "ready")
+                .Where(l => EndpointNames.Contains(l.Split(' ')[0]))
+                .ToList();
             return new EmulatorProcess(process, host.CreateHttpClient(), endpoints);
         }
         catch
