@@ -40,12 +40,11 @@ internal sealed class EmulatorProcess : IAsyncDisposable
 
     public static Uri KeyVaultUri { get; } = new($"http://{AzureHost.ServicesAddress}:{KeyVaultPort}/");
 
-    internal static async Task<EmulatorProcess> StartAsync(AzureHost host, string scenarioPath, string stateDir, CancellationToken cancellationToken)
+    internal static async Task<EmulatorProcess> StartAsync(
+        AzureHost host, string scenarioPath, string stateDir, IReadOnlyList<string> extraArguments, CancellationToken cancellationToken)
     {
         var dll = await LocateAsync(cancellationToken);
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } hostPath && File.Exists(hostPath)
-            ? hostPath
-            : "dotnet";
+        var dotnet = LocateDotnet();
         var environment = new Dictionary<string, string>(Command.VmEnvironment)
         {
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
@@ -67,6 +66,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
                 "--arm", $"{AzureHost.ServicesAddress}:{ArmPort}",
                 "--control", $"{AzureHost.ServicesAddress}:{ControlPort}",
                 "--state-dir", stateDir,
+                .. extraArguments,
             ],
             environment);
         try
@@ -157,6 +157,19 @@ internal sealed class EmulatorProcess : IAsyncDisposable
 
         value = default;
         return false;
+    }
+
+    /// <summary>The dotnet host: the one running `dotnet test`, else the first on PATH, else $DOTNET_ROOT/dotnet.</summary>
+    private static string LocateDotnet()
+    {
+        string?[] candidates =
+        [
+            Environment.GetEnvironmentVariable("DOTNET_HOST_PATH"),
+            Latch.Testing.Requires.Which("dotnet"),
+            Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root ? Path.Combine(root, "dotnet") : null,
+        ];
+        return candidates.FirstOrDefault(c => c is { Length: > 0 } && File.Exists(c))
+            ?? throw new RigException("no dotnet host found (DOTNET_HOST_PATH, PATH, DOTNET_ROOT): install the .NET SDK or put dotnet on PATH");
     }
 
     private static async Task<string> LocateAsync(CancellationToken cancellationToken)
