@@ -51,7 +51,10 @@ public readonly struct KeyIdentity : IEquatable<KeyIdentity>
 
     public ReadOnlyMemory<byte> Blob => _blob;
 
-    public string Sha256Fingerprint => Fingerprint.Sha256(_blob.Span);
+    /// <summary>As ssh-keygen -l prints it (for a certificate, that of the certified key).</summary>
+    public string Sha256Fingerprint => KeyType.Find(Type) is { } type
+        ? Fingerprint.Sha256(KeyBlobChecker.FingerprintBlob(type, _blob).Span)
+        : Fingerprint.Sha256(_blob.Span);
 
     public static bool operator ==(KeyIdentity left, KeyIdentity right) => left.Equals(right);
 
