@@ -43,11 +43,13 @@ internal sealed class KeyVaultPuller : IDisposable
         _logger = logger;
         _time = time;
         var vault = options.VaultUrl ?? throw new ArgumentException("keyvault.vault_url is not set", nameof(options));
-        var imdsOptions = new ImdsClientOptions { BaseAddress = options.ImdsUrl, TimeProvider = time };
+        // a poller retries at its next poll: each pull gives up within 30 s instead of the clients' interactive defaults
+        var retry = new RetryOptions { MaxAttempts = 4, InitialDelay = TimeSpan.FromSeconds(0.5), MaxDelay = TimeSpan.FromSeconds(10), TotalDeadline = TimeSpan.FromSeconds(30) };
+        var imdsOptions = new ImdsClientOptions { BaseAddress = options.ImdsUrl, TimeProvider = time, Retry = retry, PerCallTimeout = TimeSpan.FromSeconds(10) };
         _imds = new ImdsClient(imdsOptions);
         _credential = new ManagedIdentityCredential(imdsOptions, options.ClientId);
         _client = new KeyVaultSecretsClient(
-            new KeyVaultSecretsClientOptions(vault) { CaCertificatePath = options.CaCertificate, VerifyChallengeResource = options.VerifyChallengeResource, TimeProvider = time },
+            new KeyVaultSecretsClientOptions(vault) { Retry = retry, PerCallTimeout = TimeSpan.FromSeconds(10), CaCertificatePath = options.CaCertificate, VerifyChallengeResource = options.VerifyChallengeResource, TimeProvider = time },
             _credential.GetTokenAsync);
         _status = new KeyVaultStatus(vault.ToString(), null, null, null, 0, 0, false);
     }

@@ -171,8 +171,26 @@ internal sealed class GuardInstaller(GuardLayout layout, TextWriter output)
     {
         if (File.Exists(layout.SshdPidFile) && int.TryParse(File.ReadAllText(layout.SshdPidFile).Trim(), out var pid) && pid > 1)
         {
+            var written = File.GetLastWriteTimeUtc(layout.SshdPidFile);
             var hup = await HostCommand.RunAsync(["kill", "-HUP", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], cancellationToken: cancellationToken).ConfigureAwait(false);
-            return hup.Succeeded ? null : $"could not send SIGHUP to sshd (pid {pid}): {hup.Stderr.Trim()}; reload sshd yourself";
+            if (!hup.Succeeded)
+            {
+                return $"could not send SIGHUP to sshd (pid {pid}): {hup.Stderr.Trim()}; reload sshd yourself";
+            }
+
+            // sshd re-executes itself on SIGHUP and rewrites its pid file once it listens again: until then a
+            // connection is refused, so return only when it is back (or say that it is not)
+            for (var waited = 0; waited < 200; waited++)
+            {
+                if (File.Exists(layout.SshdPidFile) && File.GetLastWriteTimeUtc(layout.SshdPidFile) != written)
+                {
+                    return null;
+                }
+
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            }
+
+            return $"sshd (pid {pid}) did not confirm the reload within 10 s; check it with 'sshd -t' and its log";
         }
 
         foreach (var unit in new[] { "ssh", "sshd" })

@@ -106,7 +106,11 @@ internal sealed class QuietOthers(GuardLayout layout, TextWriter output)
             }
             else
             {
-                File.Delete(layout.CloudDropInPath);
+                if (current is not null)
+                {
+                    File.Delete(layout.CloudDropInPath);
+                }
+
                 output.WriteLine($"cloud-init: removed {layout.CloudDropInPath}");
             }
 
@@ -212,7 +216,11 @@ internal sealed class QuietOthers(GuardLayout layout, TextWriter output)
     {
         if (manifest.Count == 0)
         {
-            File.Delete(Manifest);
+            if (File.Exists(Manifest))
+            {
+                File.Delete(Manifest);
+            }
+
             return;
         }
 
