@@ -61,6 +61,7 @@ internal sealed class KeyRestorer(AuditLog audit, ILogger logger, TimeProvider t
             if (result.Changed)
             {
                 var elapsed = time.GetElapsedTime(started).TotalMilliseconds;
+                Audit(new AuditRecord(now, account.Name, restored.Count > 0 ? "restore" : "remove", restored, removed, cause, Math.Round(elapsed, 3), null));
                 if (restored.Count > 0)
                 {
                     GuardLog.Restored(logger, restored.Count, account.Name, cause, elapsed, string.Join(", ", restored));
@@ -70,16 +71,15 @@ internal sealed class KeyRestorer(AuditLog audit, ILogger logger, TimeProvider t
                 {
                     GuardLog.Removed(logger, removed.Count, account.Name, string.Join(", ", removed));
                 }
-
-                Audit(new AuditRecord(now, account.Name, restored.Count > 0 ? "restore" : "remove", restored, removed, cause, Math.Round(elapsed, 3), null));
             }
 
             return outcome;
         }
         catch (SafeFileException e)
         {
-            GuardLog.Refused(logger, account.Name, e.Message);
+            // the audit record first: whoever sees the log line finds the record already written
             Audit(new AuditRecord(now, account.Name, "refused", [], [], cause, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 3), e.Message));
+            GuardLog.Refused(logger, account.Name, e.Message);
             return new RestoreOutcome(account.Name, false, [], [], e.Message);
         }
     }
