@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Latch's benchmarks in Release and prints plain tables (operation, mean, allocated, goal, verdict).
 #   bench/run.sh core    Latch.Core: authorized_keys parse/serialise/merge on 100k lines, fingerprints
+#   bench/run.sh guard   key guard: AuthorizedKeysCommand latency (vs an EIC-style script), restore latency, idle RSS/CPU
 # More suites (provision, guard, cli, all) plug in as further cases below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,17 @@ case "$suite" in
     fi
     rm -f "$log"
     ;;
+  guard)
+    # the shipped binary: a NativeAOT latchd, and the emulator for the EIC-style comparison's IMDS (needs root)
+    out=artifacts/bench/latchd
+    dotnet publish src/Latch.Agent -c Release -r linux-x64 -o "$out" -nologo -v q >/dev/null
+    dotnet publish src/Latch.Akc -c Release -r linux-x64 -o "$out" -nologo -v q >/dev/null
+    dotnet build src/Latch.Emulator -c Release -nologo -v q >/dev/null
+    emulator="$(ls src/Latch.Emulator/bin/Release/net*/latch-emulator.dll | head -1)"
+    dotnet run -c Release --project bench/Latch.Bench -- guard "$PWD/$out/latchd" "$PWD/$emulator"
+    ;;
   *)
-    echo "usage: bench/run.sh core" >&2
+    echo "usage: bench/run.sh core|guard" >&2
     exit 2
     ;;
 esac

@@ -16,6 +16,11 @@ internal static class Program
     /// </summary>
     private static int Main(string[] args)
     {
+        if (args is ["guard", var latchd, var emulator, ..] && OperatingSystem.IsLinux())
+        {
+            return Guard.GuardBench.Run(latchd, emulator);
+        }
+
         if (args is ["core", ..])
         {
             var config = ManualConfig.Create(DefaultConfig.Instance)

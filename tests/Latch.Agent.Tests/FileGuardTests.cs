@@ -174,8 +174,24 @@ public sealed class FileGuardTests : IDisposable
         try
         {
             await EventuallyAsync(c => c is not null && c.Contains(_managed, StringComparison.Ordinal), "the first restore");
-            Directory.Delete(_alice.Home + "/.ssh", recursive: true);
-            File.CreateSymbolicLink(_alice.Home + "/.ssh", standIn);
+            // the guard recreates a deleted .ssh at once, so the swap may take a few tries
+            for (var attempt = 0; ; attempt++)
+            {
+                if (Directory.Exists(_alice.Home + "/.ssh") && !File.Exists(_alice.Home + "/.ssh"))
+                {
+                    Directory.Delete(_alice.Home + "/.ssh", recursive: true);
+                }
+
+                try
+                {
+                    File.CreateSymbolicLink(_alice.Home + "/.ssh", standIn);
+                    break;
+                }
+                catch (IOException) when (attempt < 50)
+                {
+                }
+            }
+
             TestDirectory.Chown(_alice.Home + "/.ssh", Uid);
 
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -209,7 +225,7 @@ public sealed class FileGuardTests : IDisposable
             var outside = _dir.Combine("outside");
             WriteAsUser(outside, "someone else's file\n");
             File.Delete(AuthorizedKeys);
-            TestDirectory.Run("ln", outside, AuthorizedKeys);
+            TestDirectory.Run("ln", "-f", outside, AuthorizedKeys);
 
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             while (!_log.ToString().Contains("hard links", StringComparison.Ordinal) && !deadline.IsCancellationRequested)

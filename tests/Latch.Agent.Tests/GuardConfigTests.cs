@@ -60,7 +60,8 @@ public sealed class GuardConfigTests
     {
         var layout = new GuardLayout();
 
-        Assert.Contains("AuthorizedKeysCommand /usr/sbin/latchd authorized-keys %u %f %t %k\n", layout.DropInText, StringComparison.Ordinal);
+        Assert.Contains("AuthorizedKeysCommand /usr/sbin/latch-akc %u %f %t %k\n", layout.DropInText, StringComparison.Ordinal);
+        Assert.Equal("/usr/sbin/latchd authorized-keys --store /srv/k %u %f %t %k", (layout with { Binary = "/usr/sbin/latchd", StoreDir = "/srv/k" }).CommandLine);
         Assert.Contains("AuthorizedKeysCommandUser latch-akc\n", layout.DropInText, StringComparison.Ordinal);
     }
 

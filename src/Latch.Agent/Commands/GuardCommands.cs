@@ -25,7 +25,7 @@ internal static class GuardCommands
     {
         var guard = new Command("guard", "Keep Latch-managed SSH keys working whatever else rewrites authorized_keys");
         var quiet = new Option<bool>("--quiet-others") { Description = "Also stop cloud-init and waagent from writing keys (reversible; uninstall restores them)" };
-        var binary = new Option<string>("--binary") { Description = "Absolute path of latchd for sshd to run", DefaultValueFactory = _ => new GuardLayout().Binary };
+        var binary = new Option<string>("--binary") { Description = "Absolute path of the AuthorizedKeysCommand for sshd to run (latch-akc, or latchd)", DefaultValueFactory = _ => new GuardLayout().Binary };
         var config = ConfigOption();
 
         var install = new Command("install", "Install the sshd AuthorizedKeysCommand drop-in (validated with sshd -t, rolled back on failure)");

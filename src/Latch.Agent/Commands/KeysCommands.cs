@@ -106,7 +106,7 @@ internal static class KeysCommands
         }
 
         var restorer = new KeyRestorer(new AuditLog(config.AuditLog), logger, TimeProvider.System);
-        var accounts = new UserAccounts();
+        var accounts = new UserAccounts(config.PasswdFile);
         foreach (var user in store.Users())
         {
             if (store.Read(user).Document is { } document && accounts.Find(user) is { } account)

@@ -44,6 +44,9 @@ internal sealed record GuardConfig
     public string StoreDirectory { get; init; } = KeyStoreFiles.DefaultDirectory;
     public string AuditLog { get; init; } = Guard.AuditLog.DefaultPath;
     public string Socket { get; init; } = "/run/latch/latchd.sock";
+
+    /// <summary>The account database the guard reads homes from (guard.passwd_file); other than /etc/passwd only for benchmarks and tests.</summary>
+    public string PasswdFile { get; init; } = "/etc/passwd";
     public FileGuardOptions Watch { get; init; } = new();
     public KeyVaultPullOptions KeyVault { get; init; } = new();
 
@@ -99,8 +102,10 @@ internal sealed record GuardConfig
                 case "guard.store_dir": config = config with { StoreDirectory = Absolute(value, source, number, at) }; break;
                 case "guard.audit_log": config = config with { AuditLog = Absolute(value, source, number, at) }; break;
                 case "guard.socket": config = config with { Socket = Absolute(value, source, number, at) }; break;
+                case "guard.passwd_file": config = config with { PasswdFile = Absolute(value, source, number, at) }; break;
                 case "guard.quiet_ms": watch = watch with { QuietWindow = TimeSpan.FromMilliseconds(Int(value, 0, 10_000, source, number, at)) }; break;
                 case "guard.max_delay_ms": watch = watch with { MaxDelay = TimeSpan.FromMilliseconds(Int(value, 1, 60_000, source, number, at)) }; break;
+                case "guard.max_defer_ms": watch = watch with { MaxDefer = TimeSpan.FromMilliseconds(Int(value, 0, 600_000, source, number, at)) }; break;
                 case "guard.poll_seconds": watch = watch with { PollInterval = TimeSpan.FromSeconds(Int(value, 1, 3600, source, number, at)) }; break;
                 case "guard.full_check_seconds": watch = watch with { FullCheckInterval = TimeSpan.FromSeconds(Int(value, 1, 86_400, source, number, at)) }; break;
                 case "guard.max_watches": watch = watch with { MaxWatches = Int(value, 0, 1_000_000, source, number, at) }; break;

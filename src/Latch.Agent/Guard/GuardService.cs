@@ -43,7 +43,7 @@ internal sealed class GuardService : IDisposable
         _time = time;
         _store = new KeyStoreFiles(config.StoreDirectory);
         Directory.CreateDirectory(_store.Directory);
-        _guard = new FileGuard(_store, new UserAccounts(), new KeyRestorer(new AuditLog(config.AuditLog), logger, time), config.Watch, logger, time);
+        _guard = new FileGuard(_store, new UserAccounts(config.PasswdFile), new KeyRestorer(new AuditLog(config.AuditLog), logger, time), config.Watch, logger, time);
         _puller = config.KeyVault.VaultUrl is null ? null : new KeyVaultPuller(config.KeyVault, _store, logger, time);
     }
 

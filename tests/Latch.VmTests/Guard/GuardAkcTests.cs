@@ -20,7 +20,7 @@ public sealed class GuardAkcTests
         await vm.LatchdAsync("keys", "add", "alice", vm.Managed.PublicKey);
         var installed = await vm.LatchdAsync("guard", "install");
         Assert.Contains("installed /etc/ssh/sshd_config.d/40-latch-akc.conf", installed.Stdout, StringComparison.Ordinal);
-        Assert.Contains("authorizedkeyscommand /usr/sbin/latchd authorized-keys %u %f %t %k",
+        Assert.Contains("authorizedkeyscommand /usr/sbin/latch-akc %u %f %t %k",
             (await vm.Vm.ExecAsync(["/usr/sbin/sshd", "-T"], cancellationToken: ct)).Stdout, StringComparison.Ordinal);
 
         // the founding bug: something rewrites authorized_keys to a single other key, over and over
@@ -96,7 +96,7 @@ public sealed class GuardAkcTests
 
         Assert.False((await vm.SshAsync(vm.Managed)).Succeeded);
         Assert.True((await vm.SshAsync(vm.Own)).Succeeded);
-        var direct = await vm.Vm.ExecAsync([GuardVm.Latchd, "authorized-keys", "alice"], cancellationToken: ct);
+        var direct = await vm.Vm.ExecAsync([LatchdBinary.AkcVmPath, "alice"], cancellationToken: ct);
         Assert.Equal("", direct.Stdout);
         Assert.Contains("not group/world-writable; refused", direct.Stderr, StringComparison.Ordinal);
         var status = await vm.LatchdAsync("guard", "status");

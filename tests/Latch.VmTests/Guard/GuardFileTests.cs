@@ -52,7 +52,9 @@ public sealed class GuardFileTests
         var watch = await StartWatchAsync(vm);
         await vm.AuthorizedKeysEventuallyAsync(c => c.Contains(vm.Managed.PublicKey, StringComparison.Ordinal), "the first restore");
 
-        await vm.Vm.RunAsync("rm -rf /home/alice/.ssh && ln -s /root/standin /home/alice/.ssh && chown -h alice:alice /home/alice/.ssh", cancellationToken: ct);
+        // the guard recreates a deleted .ssh at once, so the swap may take a few tries
+        var swapped = await vm.Vm.RunAsync("for i in $(seq 50); do rm -rf /home/alice/.ssh; ln -s /root/standin /home/alice/.ssh 2>/dev/null && break; done; chown -h alice:alice /home/alice/.ssh && test -L /home/alice/.ssh", cancellationToken: ct);
+        Assert.True(swapped.Succeeded, "could not swap .ssh for a symlink: " + swapped.Stderr);
         await watch.WaitForLineAsync(l => l.Contains("refused to restore keys for alice", StringComparison.Ordinal), TimeSpan.FromSeconds(30), ct);
 
         Assert.Equal("root's own\n", await vm.Vm.ReadFileAsync("/root/standin/authorized_keys", ct));

@@ -12,6 +12,7 @@ namespace Latch.VmTests.Guard;
 internal static class LatchdBinary
 {
     public const string VmPath = "/usr/sbin/latchd";
+    public const string AkcVmPath = "/usr/sbin/latch-akc";
     private const string CacheRoot = "/var/cache/latch/latchd";
     private static readonly SemaphoreSlim s_gate = new(1, 1);
     private static string? s_path;
@@ -33,12 +34,15 @@ internal static class LatchdBinary
             if (!File.Exists(binary))
             {
                 var temp = directory + ".tmp-" + Environment.ProcessId;
-                var result = await Command.RunAsync(
-                    ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Agent"), "-c", "Release", "-r", "linux-x64", "-o", temp, "-nologo", "-v", "q"],
-                    timeout: TimeSpan.FromMinutes(15), cancellationToken: cancellationToken);
-                if (!result.Succeeded || !File.Exists(Path.Combine(temp, "latchd")))
+                foreach (var (project, output) in new[] { ("Latch.Agent", "latchd"), ("Latch.Akc", "latch-akc") })
                 {
-                    throw new RigException($"NativeAOT publish of latchd failed:\n{result.Stdout}\n{result.Stderr}");
+                    var result = await Command.RunAsync(
+                        ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", project), "-c", "Release", "-r", "linux-x64", "-o", temp, "-nologo", "-v", "q"],
+                        timeout: TimeSpan.FromMinutes(15), cancellationToken: cancellationToken);
+                    if (!result.Succeeded || !File.Exists(Path.Combine(temp, output)))
+                    {
+                        throw new RigException($"NativeAOT publish of {output} failed:\n{result.Stdout}\n{result.Stderr}");
+                    }
                 }
 
                 Directory.CreateDirectory(CacheRoot);
@@ -61,20 +65,23 @@ internal static class LatchdBinary
         }
     }
 
-    /// <summary>Copies latchd into the VM as /usr/sbin/latchd, owned by root, mode 0755.</summary>
+    /// <summary>Copies latchd and latch-akc into the VM's /usr/sbin, owned by root, mode 0755.</summary>
     public static async Task InstallAsync(Vm vm, CancellationToken cancellationToken = default)
     {
         var binary = await EnsureAsync(cancellationToken);
-        var target = vm.Root + VmPath;
-        File.Copy(binary, target, overwrite: true);
-        await Command.CheckAsync(["chown", "root:root", target], cancellationToken: cancellationToken);
-        File.SetUnixFileMode(target, (UnixFileMode)0b111_101_101);
+        foreach (var (source, path) in new[] { (binary, VmPath), (Path.Combine(Path.GetDirectoryName(binary)!, "latch-akc"), AkcVmPath) })
+        {
+            var target = vm.Root + path;
+            File.Copy(source, target, overwrite: true);
+            await Command.CheckAsync(["chown", "root:root", target], cancellationToken: cancellationToken);
+            File.SetUnixFileMode(target, (UnixFileMode)0b111_101_101);
+        }
     }
 
     private static string SourceHash()
     {
         var root = RepoPaths.Root;
-        var files = new[] { "src/Latch.Agent", "src/Latch.Core", "src/Latch.Azure" }
+        var files = new[] { "src/Latch.Agent", "src/Latch.Akc", "src/Latch.Core", "src/Latch.Azure" }
             .SelectMany(d => Directory.EnumerateFiles(Path.Combine(root, d), "*", SearchOption.AllDirectories))
             .Where(f => (f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".csproj", StringComparison.Ordinal))
                 && !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("/obj/", StringComparison.Ordinal))

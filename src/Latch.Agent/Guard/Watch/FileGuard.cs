@@ -178,10 +178,40 @@ internal sealed class FileGuard : IDisposable
 
             foreach (var entry in _users.Values.Where(u => u.IsDue(now, _options, _time)).ToList())
             {
+                if (BeingWritten(entry, now))
+                {
+                    entry.Defer(now);
+                    continue;
+                }
+
                 Check(entry, entry.Cause ?? "change", cancellationToken);
             }
 
             PublishStatus();
+        }
+    }
+
+    /// <summary>
+    /// True while authorized_keys was modified within the quiet window (and the first change is younger than
+    /// <see cref="FileGuardOptions.MaxDefer"/>): its writer may be between truncating and writing it.
+    /// </summary>
+    private bool BeingWritten(Entry entry, long now)
+    {
+        if (entry.FirstChange is not { } first || Elapsed(first, now) >= _options.MaxDefer || _accounts.Find(entry.Name) is not { } account)
+        {
+            return false;
+        }
+
+        var errno = Latch.Core.Interop.Posix.Open(account.Home.TrimEnd('/') + "/.ssh", Latch.Core.Interop.LibcConstants.O_RDONLY | Latch.Core.Interop.LibcConstants.O_DIRECTORY | Latch.Core.Interop.LibcConstants.O_NOFOLLOW, out var ssh);
+        using (ssh)
+        {
+            if (errno != 0 || Latch.Core.Interop.Posix.StatAt(ssh, "authorized_keys", out var status) != 0)
+            {
+                return false;
+            }
+
+            var modified = DateTimeOffset.FromUnixTimeSeconds(status.MTimeSeconds).AddTicks(status.MTimeNanoseconds / 100);
+            return _time.GetUtcNow() - modified < _options.QuietWindow;
         }
     }
 
@@ -329,6 +359,8 @@ internal sealed class FileGuard : IDisposable
             return;
         }
 
+        // watch before acting: a write that lands between the restore and a later watch would go unseen
+        EnsureWatches(entry, account);
         var outcome = _restorer.Restore(account, read.Document, cause, cancellationToken);
         if (outcome.Changed)
         {
@@ -340,6 +372,7 @@ internal sealed class FileGuard : IDisposable
             Interlocked.Increment(ref _refusals);
         }
 
+        // again: the restore may have created .ssh, which needs its own watch
         EnsureWatches(entry, account);
     }
 
@@ -457,10 +490,20 @@ internal sealed class FileGuard : IDisposable
             Cause = Cause is null || Cause == cause ? cause : Cause.Contains(cause, StringComparison.Ordinal) ? Cause : Cause + "; " + cause;
         }
 
+        /// <summary>Waits one more quiet window (the MaxDelay bound no longer applies; MaxDefer does).</summary>
+        public void Defer(long now)
+        {
+            LastChange = now;
+            Deferred = true;
+        }
+
+        public bool Deferred { get; private set; }
+
         public void Clear()
         {
             FirstChange = null;
             Cause = null;
+            Deferred = false;
         }
 
         public long? DueAt(FileGuardOptions options, TimeProvider time)
@@ -472,7 +515,7 @@ internal sealed class FileGuard : IDisposable
 
             var quiet = LastChange + (long)(options.QuietWindow.TotalSeconds * time.TimestampFrequency);
             var bounded = first + (long)(options.MaxDelay.TotalSeconds * time.TimestampFrequency);
-            return Math.Min(quiet, bounded);
+            return Deferred ? quiet : Math.Min(quiet, bounded);
         }
 
         public bool IsDue(long now, FileGuardOptions options, TimeProvider time) => DueAt(options, time) is { } due && now >= due;

@@ -9,6 +9,14 @@ internal sealed record FileGuardOptions
     /// <summary>…but never later than this after its first change, so a writer that never stops is still answered (guard.max_delay_ms, default 100).</summary>
     public TimeSpan MaxDelay { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// A file written less than <see cref="QuietWindow"/> ago is probably being written right now (truncate, then
+    /// write): replacing it then would drop what its writer is about to write. The guard waits for it to go quiet, but
+    /// never longer than this after the first change (guard.max_defer_ms, default 1000), so a writer that never stops
+    /// is still answered.
+    /// </summary>
+    public TimeSpan MaxDefer { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Without inotify (watches exhausted), every managed user is checked this often (guard.poll_seconds, default 5).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
 
