@@ -23,8 +23,8 @@ internal static class AgentCommandLine
         time ??= TimeProvider.System;
         var config = new Option<string?>("--config") { Description = "Configuration file (default /etc/latch/latchd.toml, else /etc/waagent.conf)", Recursive = true };
         var root = new Option<string>("--root") { Description = "Manage the system under DIR (an image or a sandbox); programs run chrooted into it", DefaultValueFactory = _ => "/", Recursive = true };
-        var imds = new Option<Uri?>("--imds") { Description = "IMDS base URL (default http://169.254.169.254)", Recursive = true };
-        var wireServer = new Option<Uri?>("--wireserver") { Description = "WireServer base URL (default http://168.63.129.16)", Recursive = true };
+        var imds = new Option<string?>("--imds") { Description = "IMDS base URL (default http://169.254.169.254)", Recursive = true };
+        var wireServer = new Option<string?>("--wireserver") { Description = "WireServer base URL (default http://168.63.129.16)", Recursive = true };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug messages (every program run)", Recursive = true };
 
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan and change nothing (no mount, no write, no health report)" };
@@ -105,10 +105,27 @@ internal static class AgentCommandLine
                 return Usage;
             }
 
+            Uri? imdsUrl = null, wireServerUrl = null;
+            foreach (var (option, value) in new[] { ("--imds", parse.GetValue(imds)), ("--wireserver", parse.GetValue(wireServer)) })
+            {
+                if (value is null)
+                {
+                    continue;
+                }
+
+                if (!Uri.TryCreate(value, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+                {
+                    await s.Error.WriteLineAsync($"latchd: {option} {value}: not an http:// or https:// URL").ConfigureAwait(false);
+                    return Usage;
+                }
+
+                (imdsUrl, wireServerUrl) = option == "--imds" ? (url, wireServerUrl) : (imdsUrl, url);
+            }
+
             settings = settings with
             {
-                ImdsUrl = parse.GetValue(imds) ?? settings.ImdsUrl,
-                WireServerUrl = parse.GetValue(wireServer) ?? settings.WireServerUrl,
+                ImdsUrl = imdsUrl ?? settings.ImdsUrl,
+                WireServerUrl = wireServerUrl ?? settings.WireServerUrl,
             };
             Log.ConfigSource(logger, settings.Source ?? "built-in defaults (no /etc/latch/latchd.toml or /etc/waagent.conf)");
             if (settings.Ignored.Count > 0)

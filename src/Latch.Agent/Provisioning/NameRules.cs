@@ -21,11 +21,11 @@ internal static partial class NameRules
     };
 
     // shadow's default NAME_REGEX (useradd, chkname.c): lower-case letter or '_', then letters, digits, '_' or '-',
-    // optionally a final '$'. Debian's useradd is laxer (it accepts upper case); Azure and waagent never need that.
-    [GeneratedRegex("^[a-z_][a-z0-9_-]*[$]?$", RegexOptions.CultureInvariant)]
+    // optionally a final '$'. \z, not $: .NET's $ also matches before a final newline. Debian's useradd is laxer (it accepts upper case); Azure and waagent never need that.
+    [GeneratedRegex(@"^[a-z_][a-z0-9_-]*[$]?\z", RegexOptions.CultureInvariant)]
     private static partial Regex UserNamePattern();
 
-    [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\z", RegexOptions.CultureInvariant)]
     private static partial Regex HostLabelPattern();
 
     /// <summary>Null when <paramref name="name"/> is an acceptable new admin user name, else why not.</summary>
