@@ -49,7 +49,7 @@ internal sealed record AgentConfig
     /// <summary>Latch.OvfEnvPath: read ovf-env.xml from this file instead of the provisioning media.</summary>
     public string? OvfEnvPath { get; init; }
 
-    /// <summary>Latch.UseImds: read osProfile/publicKeys (and the VM id) from IMDS.</summary>
+    /// <summary>Latch.UseImds: take the user, host name and keys from IMDS too (IMDS is always asked for the VM id).</summary>
     public bool UseImds { get; init; } = true;
 
     /// <summary>Latch.UseMedia: look for the provisioning DVD when no OvfEnvPath is set.</summary>

@@ -23,7 +23,7 @@ internal sealed class Provisioner(HostSystem system, AgentConfig config, AgentCl
     {
         var logger = system.Logger;
         var goalStateTask = clients.WireServer.GetGoalStateAsync(cancellationToken);
-        var imdsTask = config.UseImds && !skipProvisioning ? TryImdsAsync(cancellationToken) : Task.FromResult<(ImdsInstance?, string?)>((null, null));
+        var imdsTask = !skipProvisioning ? TryImdsAsync(cancellationToken) : Task.FromResult<(ImdsInstance?, string?)>((null, null));
         GoalState goalState;
         try
         {
@@ -65,7 +65,8 @@ internal sealed class Provisioner(HostSystem system, AgentConfig config, AgentCl
                 throw new ProvisioningException("imds", "ImdsUnavailable", imdsError);
             }
 
-            var data = Precedence.Merge(imds, ovf, vmId);
+            // IMDS always names the VM (the marker's key); it is a source of user and keys only with Latch.UseImds
+            var data = Precedence.Merge(config.UseImds ? imds : null, ovf, vmId);
             foreach (var decision in data.Decisions)
             {
                 Log.Precedence(logger, decision);

@@ -29,6 +29,8 @@ internal sealed record ProvisioningData(
 /// </summary>
 internal static class Precedence
 {
+    /// <param name="imds">IMDS's instance document when it is a provisioning source (Latch.UseImds), else null.</param>
+    /// <param name="fallbackVmId">The VM id when <paramref name="imds"/> is null: IMDS's even when it is not a data source, else DMI's.</param>
     public static ProvisioningData Merge(ImdsInstance? imds, OvfEnvironment? ovf, string? fallbackVmId)
     {
         var profile = imds?.Compute.OsProfile;
@@ -43,7 +45,7 @@ internal static class Precedence
         var decisions = new List<string>();
         var vmId = imds?.Compute.VmId ?? fallbackVmId
             ?? throw new ProvisioningException("data", "NoVmId", "no VM id: IMDS gave none and /sys/class/dmi/id/product_uuid is unreadable");
-        decisions.Add(imds is not null ? "vm id from IMDS compute.vmId" : "vm id from the DMI product UUID (IMDS not used)");
+        decisions.Add(imds is not null ? "vm id from IMDS compute.vmId" : "IMDS is not a provisioning source here; the vm id comes from IMDS compute.vmId when reachable, else the DMI product UUID");
 
         string user, host;
         bool disablePassword;

@@ -14,6 +14,12 @@ internal sealed record VmProfile
     public IReadOnlyList<string> PublicKeys { get; init; } = [];
 
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The admin password ovf-env.xml carries (never logged); null for none.</summary>
+    public string? AdminPassword { get; init; }
+
+    /// <summary>osProfile.disablePasswordAuthentication / ovf-env DisableSshPasswordAuthentication.</summary>
+    public bool DisablePasswordAuthentication { get; init; } = true;
 }
 
 /// <summary>Writes the emulator's scenario file (JSON) for the VMs of an <see cref="AzureHost"/>.</summary>
@@ -33,6 +39,12 @@ internal static class ScenarioWriter
                 json.WriteString("vmId", vm.VmId);
                 json.WriteString("computerName", vm.Name);
                 json.WriteString("adminUsername", vm.Profile.AdminUsername);
+                json.WriteBoolean("disablePasswordAuthentication", vm.Profile.DisablePasswordAuthentication);
+                if (vm.Profile.AdminPassword is { } password)
+                {
+                    json.WriteString("adminPassword", password);
+                }
+
                 json.WriteStartArray("publicKeys");
                 foreach (var key in vm.Profile.PublicKeys)
                 {
