@@ -297,4 +297,56 @@ public sealed class ProvisioningTests
         Assert.StartsWith("latchd: step 'user' failed (UidChanged)", last.Description, StringComparison.Ordinal);
         Assert.Null(await rig.Vm.TryReadFileAsync("/home/azureuser/.ssh/authorized_keys", Ct));
     }
+
+    [Fact]
+    public async Task Run_as_a_notify_service_sends_ready_after_the_ready_report_and_stops_cleanly_on_sigterm()
+    {
+        await using var rig = await ProvisioningRig.StartAsync(cancellationToken: Ct);
+        // systemd's side of Type=notify: a datagram socket latchd finds through NOTIFY_SOCKET
+        var socketPath = rig.Vm.Root + "/run/latchd-notify.sock";
+        using var notify = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
+        notify.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+
+        // Debian's waagent.conf names cloud-init as the provisioning agent; latchd run stands aside for it unless told
+        await rig.Vm.WriteFileAsync("/etc/latch/latchd.toml", "[Provisioning]\nAgent = \"latch\"\n", cancellationToken: Ct);
+        var daemon = rig.Vm.StartProcess("latchd run", ["/usr/bin/env", "NOTIFY_SOCKET=/run/latchd-notify.sock", Latchd.VmPath, "run"]);
+        var buffer = new byte[4096];
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromMinutes(3));
+        var received = await notify.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, deadline.Token);
+        var message = System.Text.Encoding.UTF8.GetString(buffer, 0, received);
+
+        Assert.StartsWith("READY=1\n", message, StringComparison.Ordinal);
+        Assert.Equal("Ready", (await rig.ReportsAsync())[^1].State);
+        Assert.False(daemon.HasExited, daemon.Log);
+        var login = await rig.SshAsync("true");
+        Assert.True(login.Succeeded, $"ssh exit {login.ExitCode}: {login.Stderr}\n--- latchd ---\n{daemon.Log}\n--- sshd ---\n{rig.Vm.Sshd?.Log}");
+
+        await daemon.StopAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(5), Ct));
+        received = await notify.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, deadline.Token);
+        Assert.Equal("STOPPING=1", System.Text.Encoding.UTF8.GetString(buffer, 0, received));
+        Assert.Contains("stopping", daemon.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Deprovision_refuses_without_confirmation_and_with_force_removes_host_keys_marker_and_user()
+    {
+        await using var rig = await ProvisioningRig.StartAsync(cancellationToken: Ct);
+        Assert.True((await rig.ProvisionAsync()).Succeeded);
+
+        var refused = await Latchd.RunAsync(rig.Vm, ["deprovision", "--user"], stdin: "", cancellationToken: Ct);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("Run with --force", refused.Stdout, StringComparison.Ordinal);
+        Assert.NotNull(await rig.Vm.TryReadFileAsync("/var/lib/latch/provisioned", Ct));
+
+        var done = await Latchd.RunAsync(rig.Vm, ["deprovision", "--user", "--force"], cancellationToken: Ct);
+
+        Assert.True(done.ExitCode == 0, done.Stdout + done.Stderr);
+        Assert.Null(await rig.Vm.TryReadFileAsync("/var/lib/latch/provisioned", Ct));
+        Assert.Null(await rig.Vm.TryReadFileAsync("/etc/sudoers.d/latch-azureuser", Ct));
+        Assert.Equal("", (await rig.Vm.RunAsync("ls /etc/ssh | grep ssh_host_ || true", cancellationToken: Ct)).Stdout);
+        Assert.DoesNotContain("azureuser:", await rig.Vm.ReadFileAsync("/etc/passwd", Ct), StringComparison.Ordinal);
+        Assert.Equal("localhost\n", await rig.Vm.ReadFileAsync("/etc/hostname", Ct));
+    }
 }
