@@ -5,9 +5,7 @@ namespace Latch.VmTests;
 
 public sealed class EmulatorInVmTests
 {
-    private const string AwaitingEmulator = "needs latch-emulator's IMDS, WireServer and control API (the emu branch); remove Skip when it lands";
-
-    [Fact(Skip = AwaitingEmulator)]
+    [Fact]
     public async Task Imds_answers_each_vm_with_its_own_metadata_and_refuses_requests_without_the_header()
     {
         RigRequires.All();
@@ -38,7 +36,7 @@ public sealed class EmulatorInVmTests
         Assert.Equal("400", withoutHeader.Stdout);
     }
 
-    [Fact(Skip = AwaitingEmulator)]
+    [Fact]
     public async Task Real_waagent_reports_ready_to_the_emulator()
     {
         RigRequires.All();

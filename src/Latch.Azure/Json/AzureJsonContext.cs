@@ -12,4 +12,13 @@ namespace Latch.Azure.Json;
 [JsonSerializable(typeof(ManagedIdentityTokenWire))]
 [JsonSerializable(typeof(ManagedIdentityErrorWire))]
 [JsonSerializable(typeof(ProvisioningHealthWire))]
+[JsonSerializable(typeof(ArmErrorResponseWire))]
+[JsonSerializable(typeof(ArmListWire<VirtualMachineWire>))]
+[JsonSerializable(typeof(VirtualMachineWire))]
+[JsonSerializable(typeof(NetworkInterfaceWire))]
+[JsonSerializable(typeof(PublicIpAddressWire))]
+[JsonSerializable(typeof(NetworkSecurityGroupWire))]
+[JsonSerializable(typeof(RunCommandInputWire))]
+[JsonSerializable(typeof(RunCommandResultWire))]
+[JsonSerializable(typeof(AsyncOperationWire))]
 internal sealed partial class AzureJsonContext : JsonSerializerContext;

@@ -80,7 +80,7 @@ internal static class ImdsDocument
         Add("2019-06-04", "tagsList", new JsonArray([.. d.Tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => (JsonNode)new JsonObject { ["name"] = t.Key, ["value"] = t.Value })]));
         Add("2021-01-01", "userData", d.UserData ?? "");
         Add("2017-04-02", "version", "latest");
-        Add("2017-08-01", "virtualMachineScaleSet", new JsonObject { ["id"] = "" });
+        Add("2021-03-01", "virtualMachineScaleSet", new JsonObject { ["id"] = "" });
         Add("2017-04-02", "vmId", d.VmId);
         Add("2017-12-01", "vmScaleSetName", "");
         Add("2017-04-02", "vmSize", d.VmSize);

@@ -116,9 +116,11 @@ internal sealed class AzureHost : IAsyncDisposable
     /// <summary>
     /// Starts latch-emulator inside the azure host (IMDS 169.254.169.254:80, WireServer 168.63.129.16:80, ARM,
     /// Key Vault and control on <see cref="ServicesAddress"/>) with a scenario that describes the VMs added so far,
-    /// or with <paramref name="scenarioPath"/>. Returns when it printed "ready".
+    /// or with <paramref name="scenarioPath"/>; <paramref name="extraArguments"/> are appended (e.g. --fault SPEC,
+    /// --write-media VM). Returns when it printed "ready".
     /// </summary>
-    public async Task<EmulatorProcess> StartEmulatorAsync(string? scenarioPath = null, CancellationToken cancellationToken = default)
+    public async Task<EmulatorProcess> StartEmulatorAsync(
+        string? scenarioPath = null, IReadOnlyList<string>? extraArguments = null, CancellationToken cancellationToken = default)
     {
         if (Emulator is not null)
         {
@@ -133,7 +135,7 @@ internal sealed class AzureHost : IAsyncDisposable
             await File.WriteAllBytesAsync(scenarioPath, ScenarioWriter.Write(Vms), cancellationToken);
         }
 
-        Emulator = await EmulatorProcess.StartAsync(this, scenarioPath, stateDir, cancellationToken);
+        Emulator = await EmulatorProcess.StartAsync(this, scenarioPath, stateDir, extraArguments ?? [], cancellationToken);
         return Emulator;
     }
 

@@ -25,8 +25,14 @@ internal sealed class EmulatorProcess : IAsyncDisposable
 
     public TrackedProcess Process { get; }
 
-    /// <summary>The lines the emulator printed before "ready" (one endpoint each).</summary>
+    private static readonly HashSet<string> EndpointNames = ["imds", "wireserver", "keyvault", "arm", "control", "ca", "state", "media"];
+
+    /// <summary>The lines the emulator printed before "ready": "imds http://…", "control http://…", "ca PATH", "state DIR", ….</summary>
     public IReadOnlyList<string> Endpoints { get; }
+
+    /// <summary>The value of the first endpoint line named <paramref name="name"/> (e.g. "keyvault", "ca"), or null.</summary>
+    public string? Endpoint(string name) =>
+        Endpoints.Select(l => l.Split(' ', 2)).FirstOrDefault(p => p[0] == name && p.Length == 2)?[1];
 
     public static Uri ControlUri { get; } = new($"http://{AzureHost.ServicesAddress}:{ControlPort}/");
 
@@ -34,12 +40,11 @@ internal sealed class EmulatorProcess : IAsyncDisposable
 
     public static Uri KeyVaultUri { get; } = new($"http://{AzureHost.ServicesAddress}:{KeyVaultPort}/");
 
-    internal static async Task<EmulatorProcess> StartAsync(AzureHost host, string scenarioPath, string stateDir, CancellationToken cancellationToken)
+    internal static async Task<EmulatorProcess> StartAsync(
+        AzureHost host, string scenarioPath, string stateDir, IReadOnlyList<string> extraArguments, CancellationToken cancellationToken)
     {
         var dll = await LocateAsync(cancellationToken);
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } hostPath && File.Exists(hostPath)
-            ? hostPath
-            : "dotnet";
+        var dotnet = LocateDotnet();
         var environment = new Dictionary<string, string>(Command.VmEnvironment)
         {
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
@@ -61,12 +66,17 @@ internal sealed class EmulatorProcess : IAsyncDisposable
                 "--arm", $"{AzureHost.ServicesAddress}:{ArmPort}",
                 "--control", $"{AzureHost.ServicesAddress}:{ControlPort}",
                 "--state-dir", stateDir,
+                .. extraArguments,
             ],
             environment);
         try
         {
             await process.WaitForLineAsync(l => l.Trim() == "ready", TimeSpan.FromSeconds(60), cancellationToken);
-            var endpoints = process.Log.Split('\n').TakeWhile(l => l.Trim() != "ready").Where(l => l.Length > 0).ToList();
+            // stdout and stderr share the log: keep only the endpoint lines the CLI prints before "ready"
+            var endpoints = process.Log.Split('\n')
+                .TakeWhile(l => l.Trim() != "ready")
+                .Where(l => EndpointNames.Contains(l.Split(' ')[0]))
+                .ToList();
             return new EmulatorProcess(process, host.CreateHttpClient(), endpoints);
         }
         catch
@@ -147,6 +157,19 @@ internal sealed class EmulatorProcess : IAsyncDisposable
 
         value = default;
         return false;
+    }
+
+    /// <summary>The dotnet host: the one running `dotnet test`, else the first on PATH, else $DOTNET_ROOT/dotnet.</summary>
+    private static string LocateDotnet()
+    {
+        string?[] candidates =
+        [
+            Environment.GetEnvironmentVariable("DOTNET_HOST_PATH"),
+            Latch.Testing.Requires.Which("dotnet"),
+            Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root ? Path.Combine(root, "dotnet") : null,
+        ];
+        return candidates.FirstOrDefault(c => c is { Length: > 0 } && File.Exists(c))
+            ?? throw new RigException("no dotnet host found (DOTNET_HOST_PATH, PATH, DOTNET_ROOT): install the .NET SDK or put dotnet on PATH");
     }
 
     private static async Task<string> LocateAsync(CancellationToken cancellationToken)

@@ -53,7 +53,11 @@ internal static class NetNs
             await Task.Delay(100, cancellationToken);
         }
 
-        await Command.CheckAsync(["ip", "netns", "del", name], cancellationToken: cancellationToken);
+        var deleted = await Command.RunAsync(["ip", "netns", "del", name], cancellationToken: cancellationToken);
+        if (!deleted.Succeeded && Exists(name))
+        {
+            throw new RigException($"'ip netns del {name}' failed: {deleted.Stderr.Trim()}; delete it by hand once no process uses it");
+        }
     }
 
     /// <summary>A socket that lives in namespace <paramref name="name"/>.</summary>
