@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Latch's benchmarks in Release and prints plain tables (operation, mean, allocated, goal, verdict).
 #   bench/run.sh core    Latch.Core: authorized_keys parse/serialise/merge on 100k lines, fingerprints
+#   bench/run.sh provision  latchd vs Debian's waagent in rig VMs: start to Ready, peak and idle RSS (root)
 # More suites (provision, guard, cli, all) plug in as further cases below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,12 @@ case "$suite" in
     fi
     rm -f "$log"
     ;;
+  provision)
+    # progress per round goes to stderr; the table to stdout
+    dotnet run -c Release --project bench/Latch.Bench.Provision
+    ;;
   *)
-    echo "usage: bench/run.sh core" >&2
+    echo "usage: bench/run.sh core|provision" >&2
     exit 2
     ;;
 esac
