@@ -65,6 +65,15 @@ internal sealed class ProvisioningRig : IAsyncDisposable
         static string? Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
     }
 
+    /// <summary>"METHOD path -> status" of every request the emulator's group (imds, wireserver) saw, oldest first.</summary>
+    public async Task<IReadOnlyList<string>> RequestsAsync(string group)
+    {
+        using var http = Host.CreateHttpClient();
+        var body = await http.GetStringAsync(new Uri(EmulatorProcess.ControlUri, "requests?group=" + group), TestContext.Current.CancellationToken);
+        using var json = JsonDocument.Parse(body);
+        return [.. json.RootElement.EnumerateArray().Select(r => $"{r.GetProperty("method").GetString()} {r.GetProperty("path").GetString()} -> {r.GetProperty("status").GetInt32()}")];
+    }
+
     /// <summary>POST /faults on the emulator's control API, e.g. "wireserver:status=503,count=3".</summary>
     public async Task AddFaultAsync(string spec)
     {

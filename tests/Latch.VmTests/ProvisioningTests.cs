@@ -38,6 +38,10 @@ public sealed class ProvisioningTests
         Assert.Equal(["600 azureuser", "440 root", "600 root", "644 root"], modes.Stdout.Trim().Split('\n'));
         Assert.Contains(rig.Key.PublicKey.Split(' ')[1], await rig.Vm.ReadFileAsync("/var/lib/latch/managed-keys/azureuser", Ct), StringComparison.Ordinal);
         Assert.Equal("!", (await rig.Vm.RunAsync("getent shadow azureuser | cut -d: -f2 | cut -c1", cancellationToken: Ct)).Stdout.Trim());
+
+        // waagent's host key report: the thumbprint of the (regenerated, per the image's waagent.conf) host key
+        Assert.Contains(await rig.RequestsAsync("wireserver"), r => r.StartsWith("POST /machine?comp=roleProperties -> 20", StringComparison.Ordinal));
+        Assert.Contains("reported the SSH host key thumbprint SHA256", result.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

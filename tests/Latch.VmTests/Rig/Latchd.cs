@@ -52,6 +52,12 @@ internal static class Latchd
             }
 
             Directory.Move(staging, directory);
+            // keep the three newest builds: every source change adds one (~10 MB)
+            foreach (var old in new DirectoryInfo(CacheRoot).EnumerateDirectories().OrderByDescending(d => d.LastWriteTimeUtc).Skip(3))
+            {
+                old.Delete(recursive: true);
+            }
+
             return binary;
         }
         finally
