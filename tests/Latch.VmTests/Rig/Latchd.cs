@@ -53,7 +53,7 @@ internal static class Latchd
 
             Directory.Move(staging, directory);
             // keep the three newest builds: every source change adds one (~10 MB)
-            foreach (var old in new DirectoryInfo(CacheRoot).EnumerateDirectories().OrderByDescending(d => d.LastWriteTimeUtc).Skip(3))
+            foreach (var old in new DirectoryInfo(CacheRoot).EnumerateDirectories().Where(d => !d.Name.Contains(".tmp-", StringComparison.Ordinal)).OrderByDescending(d => d.LastWriteTimeUtc).Skip(3))
             {
                 old.Delete(recursive: true);
             }
