@@ -60,6 +60,31 @@ public sealed class ProvisionerTests
         Assert.DoesNotContain(emulator.State.Vms[0].HealthReports, r => r.State == "Ready");
     }
 
+    [Theory]
+    [InlineData("<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/shadow\">]><Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\">&e;</Environment>")]
+    [InlineData("<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\"><unclosed>")]
+    [InlineData("<Environment xmlns=\"urn:not-ovf\"/>")]
+    public async Task A_malformed_or_hostile_ovf_env_reports_not_ready_and_changes_nothing(string xml)
+    {
+        Requires.Root();
+        using var sandbox = new Sandbox();
+        Directory.CreateDirectory(sandbox.PathOf("/etc/latch"));
+        Directory.CreateDirectory(sandbox.PathOf("/media"));
+        File.WriteAllText(sandbox.PathOf("/etc/latch/latchd.toml"), "[Latch]\nOvfEnvPath = \"/media/ovf-env.xml\"\nUseImds = false\n");
+        File.WriteAllText(sandbox.PathOf("/media/ovf-env.xml"), xml);
+        await using var emulator = await AgentRun.StartEmulatorAsync(Vm());
+        var before = sandbox.Snapshot();
+
+        var (status, _, _) = await AgentRun.RunAsync(Args(sandbox, emulator));
+
+        Assert.Equal(1, status);
+        Assert.Equal(before, sandbox.Snapshot());
+        var last = emulator.State.Vms[0].HealthReports[^1];
+        Assert.Equal(("NotReady", "ProvisioningFailed"), (last.State, last.SubStatus));
+        Assert.StartsWith("latchd: step 'media' failed (OvfEnvMalformed): /media/ovf-env.xml: ", last.Description, StringComparison.Ordinal);
+        Assert.DoesNotContain("root:", last.Description, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_already_provisioned_vm_only_reports_ready()
     {
