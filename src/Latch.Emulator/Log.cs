@@ -38,9 +38,9 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Warning, "hostile agent for {Vm} failed to rewrite {Target}: {Error}")]
     public static partial void HostileFailed(ILogger logger, string vm, string target, string error);
 
-    [LoggerMessage(13, LogLevel.Information, "health observations from {Vm}: {Count}, unhealthy: [{Unhealthy}]")]
-    public static partial void HealthObserved(ILogger logger, string vm, int count, string unhealthy);
-
     [LoggerMessage(12, LogLevel.Warning, "no ISO tool (genisoimage or xorriso) found; wrote ovf-env.xml for {Vm} without an ISO image")]
     public static partial void NoIsoTool(ILogger logger, string vm);
+
+    [LoggerMessage(13, LogLevel.Warning, "{Vm}'s agent reports unhealthy: {Observations}")]
+    public static partial void UnhealthyObservations(ILogger logger, string vm, string observations);
 }

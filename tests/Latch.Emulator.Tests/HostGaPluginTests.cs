@@ -51,6 +51,10 @@ public sealed class HostGaPluginTests
         using var json = JsonDocument.Parse(await versions.Content.ReadAsStringAsync(ct));
         Assert.Equal([ApiVersion], json.RootElement.EnumerateArray().Select(v => v.GetString()));
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+
+        using var endpoints = await emulator.ControlAsync(HttpMethod.Get, "/endpoints");
+        using var listed = JsonDocument.Parse(await endpoints.Content.ReadAsStringAsync(ct));
+        Assert.Equal(emulator.Host.HostGaPlugin.ToString(), listed.RootElement.GetProperty("hostGaPlugin").GetString());
     }
 
     [Fact]

@@ -267,7 +267,11 @@ internal static class WireServerEndpoints
         }
 
         vm.RecordObservations(observations);
-        Log.HealthObserved(logger, vm.Name, observations.Count, string.Join(", ", observations.Where(o => !o.IsHealthy).Select(o => o.Name)));
+        if (observations.Any(o => !o.IsHealthy))
+        {
+            // the request log shows every post; an unhealthy observation is worth its own line (waagent sends these each minute)
+            Log.UnhealthyObservations(logger, vm.Name, string.Join(", ", observations.Where(o => !o.IsHealthy).Select(o => o.Name)));
+        }
         return Results.Ok();
 
         static string StringOf(JsonElement item, string name) =>
