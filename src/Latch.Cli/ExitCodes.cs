@@ -13,4 +13,7 @@ internal static class ExitCodes
 
     /// <summary>Interrupted by SIGINT (128 + 2), as shells report it.</summary>
     public const int Interrupted = 130;
+
+    /// <summary>Stopped by SIGTERM (128 + 15).</summary>
+    public const int Terminated = 143;
 }
