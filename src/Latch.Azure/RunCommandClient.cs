@@ -54,8 +54,10 @@ public sealed partial class RunCommandClient : IDisposable
                 HttpMethod.Post,
                 $"{vmId.TrimEnd('/')}/runCommand?api-version={_arm.Options.ComputeApiVersion}",
                 body,
-                response => response.IsSuccess ? Attempt<StartedCommand>.Success(Started(response)) : _arm.Failure<StartedCommand>(operation, response),
-                deadline.Token).ConfigureAwait(false);
+                response => response.IsSuccess ? Attempt<StartedCommand>.Success(Started(response)) : _arm.Failure<StartedCommand>(operation, response, Delivery.AtMostOnce),
+                deadline.Token,
+                // a repeated POST could run the script twice: resend only what provably never reached ARM
+                Delivery.AtMostOnce).ConfigureAwait(false);
             if (started.Result is { } immediate)
             {
                 return immediate;

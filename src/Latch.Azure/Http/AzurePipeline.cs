@@ -36,6 +36,19 @@ internal readonly struct Attempt<T>
     public static Attempt<T> Fail(Exception failure) => new(default, null, failure, null);
 }
 
+/// <summary>Whether a request may be sent again after it could have reached the server.</summary>
+internal enum Delivery
+{
+    /// <summary>Repeating it is harmless (reads, token requests): every transient failure is retried.</summary>
+    Repeatable,
+
+    /// <summary>
+    /// It acts on the server (run-command POST): a new attempt only when the last one provably never reached the
+    /// server (the connection could not be opened). A drop, reset or timeout after sending surfaces instead.
+    /// </summary>
+    AtMostOnce,
+}
+
 /// <summary>
 /// The send loop every client shares: per-attempt deadline, total deadline, jittered backoff, Retry-After, bounded
 /// attempts, and one clear <see cref="AzureRequestException"/> when it gives up. Thread-safe; owns its HttpClient.
@@ -92,7 +105,8 @@ internal sealed class AzurePipeline : IDisposable
         string operation,
         Func<CancellationToken, ValueTask<HttpRequestMessage>> createRequest,
         Func<AzureResponse, Attempt<T>> interpret,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Delivery delivery = Delivery.Repeatable)
     {
         var options = Policy.Options;
         var started = _time.GetTimestamp();
@@ -137,7 +151,13 @@ internal sealed class AzurePipeline : IDisposable
                 }
                 catch (OperationCanceledException e) when (attemptCts.IsCancellationRequested)
                 {
-                    (lastError, lastStatus, lastException) = ($"no complete response within {Seconds(attemptTimeout)}", null, e);
+                    lastError = $"no complete response within {Seconds(attemptTimeout)}";
+                    if (delivery == Delivery.AtMostOnce)
+                    {
+                        throw NotRepeated(operation, attempt, lastError, e);
+                    }
+
+                    (lastStatus, lastException) = (null, e);
                 }
                 catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException)
                 {
@@ -148,11 +168,23 @@ internal sealed class AzurePipeline : IDisposable
                 }
                 catch (HttpRequestException e)
                 {
-                    (lastError, lastStatus, lastException) = ($"connection failed: {e.Message}", null, e);
+                    lastError = $"connection failed: {e.Message}";
+                    if (delivery == Delivery.AtMostOnce && !NeverSent(e))
+                    {
+                        throw NotRepeated(operation, attempt, lastError, e);
+                    }
+
+                    (lastStatus, lastException) = (null, e);
                 }
                 catch (IOException e)
                 {
-                    (lastError, lastStatus, lastException) = ($"response cut short: {e.Message}", null, e);
+                    lastError = $"response cut short: {e.Message}";
+                    if (delivery == Delivery.AtMostOnce)
+                    {
+                        throw NotRepeated(operation, attempt, lastError, e);
+                    }
+
+                    (lastStatus, lastException) = (null, e);
                 }
             }
 
@@ -224,6 +256,49 @@ internal sealed class AzurePipeline : IDisposable
             $"{Endpoint} {operation} ({BaseAddress}) failed after {attempts} attempt(s) in {Seconds(elapsed)}: {why}. Last error: {lastError}. " +
             "Check that the endpoint is reachable from this machine, or raise RetryOptions.TotalDeadline/MaxAttempts.",
             status, null, attempts, inner);
+    }
+
+    /// <summary>
+    /// True only when the request cannot have reached the server: the name did not resolve, or the TCP/TLS
+    /// connection could not be opened (refused, unreachable). A reset or close after connecting proves nothing.
+    /// </summary>
+    internal static bool NeverSent(HttpRequestException e)
+    {
+        if (e.HttpRequestError == HttpRequestError.NameResolutionError)
+        {
+            return true;
+        }
+
+        if (e.HttpRequestError is not (HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError))
+        {
+            return false;
+        }
+
+        for (Exception? inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Net.Sockets.SocketException socket)
+            {
+                return socket.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionRefused
+                    or System.Net.Sockets.SocketError.HostUnreachable
+                    or System.Net.Sockets.SocketError.NetworkUnreachable
+                    or System.Net.Sockets.SocketError.HostDown
+                    or System.Net.Sockets.SocketError.HostNotFound
+                    or System.Net.Sockets.SocketError.TryAgain
+                    or System.Net.Sockets.SocketError.NoData
+                    or System.Net.Sockets.SocketError.AddressNotAvailable;
+            }
+        }
+
+        return false;
+    }
+
+    private AzureRequestException NotRepeated(string operation, int attempt, string error, Exception inner)
+    {
+        Log.GaveUp(_logger, Endpoint, operation, attempt, error);
+        return new AzureRequestException(
+            $"{Endpoint} {operation} ({BaseAddress}) failed after the request was sent: {error}. The server may have accepted it, " +
+            "so it was not sent again; check whether it took effect before repeating it.",
+            null, null, attempt, inner);
     }
 
     private static Exception Stamp(Exception failure, int attempt) =>
