@@ -161,7 +161,9 @@ public sealed class ArmEmulatorTests : IAsyncLifetime
     public async Task A_timeout_hits_the_per_call_deadline_then_recovers()
     {
         var fault = _emulator.Fault("arm:timeout=20000,path=/subscriptions,count=1");
-        using var client = Client(perCallSeconds: 0.5);
+        // the token is fetched inside each attempt's deadline: have it cached, and leave room for a fresh TLS connection
+        await _operator.GetTokenAsync(ArmClient.Resource, Ct);
+        using var client = Client(perCallSeconds: 2);
 
         var vm = await client.GetVirtualMachineAsync(Sub, "rg-web", "vm-web", Ct);
 

@@ -145,6 +145,31 @@ public sealed class RunCommandClientTests
     }
 
     [Fact]
+    public async Task A_post_whose_token_fetch_timed_out_is_retried_because_nothing_was_sent()
+    {
+        await using var server = ScriptedServer.Always(ServerAction.Json(200, Output("ProvisioningState/succeeded", "Enable succeeded: \n[stdout]\nonce\n\n[stderr]\n")));
+        var tokenCalls = 0;
+        using var client = new RunCommandClient(
+            new ArmClientOptions { BaseAddress = server.BaseAddress, PerCallTimeout = TimeSpan.FromSeconds(0.3), Retry = TestOptions.FastRetry(), PollInterval = TimeSpan.FromMilliseconds(10) },
+            async ct =>
+            {
+                // the first token request hangs past the attempt's deadline
+                if (Interlocked.Increment(ref tokenCalls) == 1)
+                {
+                    await Task.Delay(Timeout.Infinite, ct);
+                }
+
+                return await ArmClientTests.Token(ct);
+            });
+
+        var result = await client.RunShellScriptAsync(ArmClientTests.VmId, ["echo once"], null, TimeSpan.FromMinutes(1), Ct);
+
+        Assert.Equal("once\n", result.Stdout);
+        Assert.Equal(2, tokenCalls);
+        Assert.Single(server.Requests);
+    }
+
+    [Fact]
     public async Task A_post_reset_after_it_was_sent_is_not_retried()
     {
         await using var server = ScriptedServer.Always(new Reset());

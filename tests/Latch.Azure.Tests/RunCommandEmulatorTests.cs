@@ -231,12 +231,13 @@ public sealed class RunCommandEmulatorTests : IDisposable
     {
         await using var emulator = await AzureEmulator.StartAsync();
         using var credential = emulator.Operator();
-        using var client = Client(emulator, credential, perCallSeconds: 0.5);
+        using var client = Client(emulator, credential, perCallSeconds: 3);
+        await credential.GetTokenAsync(ArmClient.Resource, Ct);
         var fault = emulator.Fault($"arm:timeout=20000,path={RunCommandPath},count=1");
 
         var error = await Assert.ThrowsAsync<AzureRequestException>(() => client.RunShellScriptAsync(VmId, AppendToMarker, MarkerParameter, TimeSpan.FromMinutes(1), Ct));
 
-        Assert.Contains("no complete response within 0.5 s", error.Message, StringComparison.Ordinal);
+        Assert.Contains("no complete response within 3.0 s", error.Message, StringComparison.Ordinal);
         Assert.Contains("not sent again", error.Message, StringComparison.Ordinal);
         await emulator.FaultWasHitAsync(fault);
         Assert.Single(Posts(emulator));

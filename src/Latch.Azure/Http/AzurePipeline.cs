@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -44,7 +45,8 @@ internal enum Delivery
 
     /// <summary>
     /// It acts on the server (run-command POST): a new attempt only when the last one provably never reached the
-    /// server (the connection could not be opened). A drop, reset or timeout after sending surfaces instead.
+    /// server (it failed before it was handed to the socket handler, e.g. getting the token, or the connection could
+    /// not be opened). A drop, reset or timeout after sending surfaces instead.
     /// </summary>
     AtMostOnce,
 }
@@ -123,12 +125,14 @@ internal sealed class AzurePipeline : IDisposable
 
             var attemptTimeout = remaining < _perCall ? remaining : _perCall;
             TimeSpan? serverWait = null;
+            // set once the request is handed to the socket handler: failures before that (token fetch) sent nothing
+            var sending = new StrongBox<bool>();
             using (var attemptCts = new CancellationTokenSource(attemptTimeout, _time))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, attemptCts.Token))
             {
                 try
                 {
-                    var response = await SendOnceAsync(createRequest, linked.Token).ConfigureAwait(false);
+                    var response = await SendOnceAsync(createRequest, sending, linked.Token).ConfigureAwait(false);
                     lastStatus = response.Status;
                     var outcome = interpret(response);
                     if (outcome.Failure is { } failure)
@@ -152,7 +156,7 @@ internal sealed class AzurePipeline : IDisposable
                 catch (OperationCanceledException e) when (attemptCts.IsCancellationRequested)
                 {
                     lastError = $"no complete response within {Seconds(attemptTimeout)}";
-                    if (delivery == Delivery.AtMostOnce)
+                    if (delivery == Delivery.AtMostOnce && sending.Value)
                     {
                         throw NotRepeated(operation, attempt, lastError, e);
                     }
@@ -169,7 +173,7 @@ internal sealed class AzurePipeline : IDisposable
                 catch (HttpRequestException e)
                 {
                     lastError = $"connection failed: {e.Message}";
-                    if (delivery == Delivery.AtMostOnce && !NeverSent(e))
+                    if (delivery == Delivery.AtMostOnce && sending.Value && !NeverSent(e))
                     {
                         throw NotRepeated(operation, attempt, lastError, e);
                     }
@@ -179,7 +183,7 @@ internal sealed class AzurePipeline : IDisposable
                 catch (IOException e)
                 {
                     lastError = $"response cut short: {e.Message}";
-                    if (delivery == Delivery.AtMostOnce)
+                    if (delivery == Delivery.AtMostOnce && sending.Value)
                     {
                         throw NotRepeated(operation, attempt, lastError, e);
                     }
@@ -213,9 +217,10 @@ internal sealed class AzurePipeline : IDisposable
         }
     }
 
-    private async Task<AzureResponse> SendOnceAsync(Func<CancellationToken, ValueTask<HttpRequestMessage>> createRequest, CancellationToken cancellationToken)
+    private async Task<AzureResponse> SendOnceAsync(Func<CancellationToken, ValueTask<HttpRequestMessage>> createRequest, StrongBox<bool> sending, CancellationToken cancellationToken)
     {
         using var request = await createRequest(cancellationToken).ConfigureAwait(false);
+        sending.Value = true;
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         var body = await ReadBoundedAsync(response.Content, cancellationToken).ConfigureAwait(false);
         return new AzureResponse((int)response.StatusCode, response.Headers, response.Content.Headers, body);
