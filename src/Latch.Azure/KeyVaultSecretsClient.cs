@@ -119,8 +119,8 @@ public sealed class KeyVaultSecretsClient : IDisposable
 
     private async Task<T> CallAsync<T>(string operation, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(_totalDeadline);
+        using var timer = new CancellationTokenSource(_totalDeadline, _time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         var sent = new StrongBox<int>();
         s_requestsSent.Value = sent;
         try
