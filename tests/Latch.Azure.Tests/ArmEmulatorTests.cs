@@ -182,9 +182,8 @@ public sealed class ArmEmulatorTests : IAsyncLifetime
 
         Assert.Contains(logger.Lines, l => l.Contains("HTTP 429", StringComparison.Ordinal) && l.Contains("retrying in 1000 ms", StringComparison.Ordinal));
         // the emulator stamps a request after answering it: the gap to the next request bounds the client's wait from below
-        var requests = _emulator.Requests("arm").ToList();
-        var throttled = Assert.Single(_emulator.HitBy(fault));
-        var next = requests[requests.IndexOf(throttled) + 1];
+        var (throttled, next) = await _emulator.HitAndNextAsync("arm", fault);
+        Assert.Equal(429, throttled.Status);
         Assert.Equal(200, next.Status);
         Assert.True(next.Time - throttled.Time >= TimeSpan.FromMilliseconds(950), $"asked again after {(next.Time - throttled.Time).TotalMilliseconds} ms; Retry-After was 1 s");
     }
@@ -200,6 +199,7 @@ public sealed class ArmEmulatorTests : IAsyncLifetime
         Assert.Equal(410, error.Status);
         Assert.Equal("Gone", error.ErrorCode);
         Assert.Contains("ARM list virtual machines failed: HTTP 410", error.Message, StringComparison.Ordinal);
+        await _emulator.FaultWasHitAsync(fault);
         Assert.Single(_emulator.HitBy(fault));
     }
 
@@ -215,6 +215,7 @@ public sealed class ArmEmulatorTests : IAsyncLifetime
         Assert.Equal(4, error.Attempts);
         Assert.Contains($"ARM list virtual machines ({_emulator.Host.Arm}) failed after 4 attempt(s)", error.Message, StringComparison.Ordinal);
         Assert.Contains("HTTP 503 ServiceUnavailable", error.Message, StringComparison.Ordinal);
+        await _emulator.FaultWasHitAsync(fault, 4);
         Assert.Equal(4, _emulator.HitBy(fault).Count);
     }
 

@@ -95,7 +95,8 @@ public sealed class RunCommandEmulatorTests : IDisposable
 
         Assert.True(result.Succeeded, result.Message);
         Assert.Equal(["ran"], MarkerLines());
-        var requests = emulator.Requests("arm").Where(r => r.Path.StartsWith("/subscriptions", StringComparison.Ordinal)).ToList();
+        var requests = (await emulator.LoggedAsync("arm", r => r.Count(x => x.Path.StartsWith("/subscriptions", StringComparison.Ordinal)) >= 2))
+            .Where(r => r.Path.StartsWith("/subscriptions", StringComparison.Ordinal)).ToList();
         Assert.Equal("POST", requests[0].Method);
         Assert.True(requests.Count >= 2, "the client never polled");
         // the emulator stamps a request after answering it: each gap bounds the client's wait from below
@@ -131,6 +132,7 @@ public sealed class RunCommandEmulatorTests : IDisposable
         Assert.Contains("ARM POST runCommand failed: HTTP 409 Conflict", error.Message, StringComparison.Ordinal);
         Assert.Contains("Another run command is still running on this VM", error.Message, StringComparison.Ordinal);
         Assert.Empty(MarkerLines());
+        await emulator.LoggedAsync("arm", _ => Posts(emulator).Count >= 2);
         Assert.Equal([202, 409], Posts(emulator).Select(r => r.Status));
         await stopFirst.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
@@ -164,6 +166,7 @@ public sealed class RunCommandEmulatorTests : IDisposable
 
         Assert.True(result.Succeeded, result.Message);
         Assert.Equal(["ran"], MarkerLines());
+        await emulator.LoggedAsync("arm", _ => Posts(emulator).Count >= 2);
         Assert.Equal(2, Posts(emulator).Count);
     }
 

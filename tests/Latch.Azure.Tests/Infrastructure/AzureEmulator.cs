@@ -116,6 +116,33 @@ internal sealed class AzureEmulator : IAsyncDisposable
     /// <summary>The requests of one endpoint group, oldest first.</summary>
     public IReadOnlyList<RequestRecord> Requests(string group) => [.. State.Requests.Where(r => r.Group == group)];
 
+    /// <summary>
+    /// The requests of one group once <paramref name="ready"/> holds for them. The emulator logs a request just after
+    /// answering it, so a client can be done before its last request shows up: wait (bounded), then let the caller's
+    /// assertions say what is missing.
+    /// </summary>
+    public async Task<IReadOnlyList<RequestRecord>> LoggedAsync(string group, Func<IReadOnlyList<RequestRecord>, bool> ready)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (!ready(Requests(group)) && DateTimeOffset.UtcNow < deadline)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        return Requests(group);
+    }
+
+    /// <summary>The request one fault hit and the request that came after it in the same group (waiting for both to be logged).</summary>
+    public async Task<(RequestRecord Hit, RequestRecord Next)> HitAndNextAsync(string group, string fault)
+    {
+        await FaultWasHitAsync(fault);
+        var hit = HitBy(fault)[0];
+        var requests = (await LoggedAsync(group, r => r.Count(x => x.Time >= hit.Time && x != hit) >= 1)).ToList();
+        var index = requests.IndexOf(hit);
+        Assert.True(index >= 0 && index + 1 < requests.Count, $"no {group} request after the one fault {fault} hit");
+        return (hit, requests[index + 1]);
+    }
+
     /// <summary>The emulator records a request once it has answered it; wait (bounded) until a fault shows up there.</summary>
     public async Task FaultWasHitAsync(string fault, int times = 1)
     {
