@@ -24,7 +24,9 @@ public sealed partial class RunCommandClient : IDisposable
     /// <summary>
     /// Runs <paramref name="script"/> on the VM (<paramref name="vmId"/> is its ARM resource id) and waits up to
     /// <paramref name="timeout"/> for the result. A script that exits non-zero is a result with Succeeded false,
-    /// not an exception; ARM and transport failures are <see cref="AzureRequestException"/>s.
+    /// not an exception; ARM and transport failures are <see cref="AzureRequestException"/>s. The POST that starts the
+    /// script is sent again only when it provably never reached ARM (no connection) or ARM refused it with 429/503;
+    /// a dropped answer, timeout or other error surfaces instead, since the script may already be running.
     /// </summary>
     public async Task<RunCommandResult> RunShellScriptAsync(
         string vmId,
