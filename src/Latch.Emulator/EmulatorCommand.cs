@@ -49,8 +49,9 @@ internal static class EmulatorCommand
                                       GROUP:KIND[=VALUE][,path=PREFIX][,count=N]
                                       GROUP: imds, wireserver, hostgaplugin, keyvault, arm, identity, * (all)
                                       KIND:  latency=MS, status=CODE (500/503), gone (410), throttle=SECONDS (429 +
-                                             Retry-After), reset (abort the connection), timeout[=MS] (hold, then
-                                             abort), truncate (short body), malformed (invalid JSON/XML)
+                                             Retry-After), reset (abort the connection), lost (handle the request,
+                                             then abort instead of answering), timeout[=MS] (hold, then abort),
+                                             truncate (short body), malformed (invalid JSON/XML)
                                       e.g. --fault imds:status=503,count=3 --fault wireserver:latency=200
           --write-media VM            write ovf-env.xml (+ ISO) for VM (or 'all') at start; repeatable
           --log-level LEVEL           Trace, Debug, Information (default), Warning, Error
