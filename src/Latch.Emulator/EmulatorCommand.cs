@@ -19,7 +19,7 @@ internal sealed record EmulatorArguments
     public string? Arm { get; init; }
     public string? Control { get; init; }
     public string? StateDirectory { get; init; }
-    public int RunCommandLatencyMs { get; init; }
+    public int? RunCommandLatencyMs { get; init; }
     public IReadOnlyList<FaultRule> Faults { get; init; } = [];
     public IReadOnlyList<string> Media { get; init; } = [];
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
@@ -38,11 +38,11 @@ internal static class EmulatorCommand
           --scenario FILE             the world to emulate: VMs, keys, vaults (TOML or .json; see examples/demo.toml)
           --imds ADDR:PORT            IMDS + managed identity listener      (default 127.0.0.1:0 = a free port)
           --wireserver ADDR:PORT      WireServer listener                   (default 127.0.0.1:0)
-          --keyvault ADDR:PORT        Key Vault listener (HTTPS when TLS is available) (default 127.0.0.1:0)
-          --arm ADDR:PORT             ARM listener (HTTPS when TLS is available)       (default 127.0.0.1:0)
+          --keyvault ADDR:PORT        Key Vault listener (HTTPS, emulator CA)  (default 127.0.0.1:0)
+          --arm ADDR:PORT             ARM + Entra token listener (HTTPS)     (default 127.0.0.1:0)
           --control ADDR:PORT         control API listener (JSON)            (default 127.0.0.1:0)
           --state-dir DIR             where media and certificates go       (default: a new temporary directory)
-          --run-command-latency MS    how long an ARM run-command takes     (default 0)
+          --run-command-latency MS    how long an ARM run-command takes     (default 3000)
           --fault SPEC                inject a fault from the start; repeatable. SPEC is
                                       GROUP:KIND[=VALUE][,path=PREFIX][,count=N]
                                       GROUP: imds, wireserver, keyvault, arm, identity, * (all)
@@ -55,8 +55,8 @@ internal static class EmulatorCommand
           -h, --help                  show this help
 
         Output: when ready, stdout gets one line per endpoint, then 'ready':
-          imds http://…   wireserver http://…   keyvault http(s)://…   arm http(s)://…   control http://…
-          ca /path/ca.pem (when TLS is available)   state DIR   media VM OVF_ENV_PATH ISO_PATH|-   ready
+          imds http://…   wireserver http://…   keyvault https://…   arm https://…   control http://…
+          ca /path/ca.pem   state DIR   media VM OVF_ENV_PATH ISO_PATH|-   ready
         Logs (every request: group, method, path with secret query values masked, status, ms) go to stderr.
         SIGTERM or SIGINT stops it; the exit code is then 0. Usage errors exit 2, start failures 1.
 
@@ -118,7 +118,7 @@ internal static class EmulatorCommand
                 ArmEndpoint = parsed.Arm,
                 ControlEndpoint = parsed.Control,
                 StateDirectory = parsed.StateDirectory ?? "",
-                RunCommandLatency = TimeSpan.FromMilliseconds(parsed.RunCommandLatencyMs),
+                RunCommandLatency = parsed.RunCommandLatencyMs is { } latency ? TimeSpan.FromMilliseconds(latency) : new ArmOptions().RunCommandLatency,
                 ConfigureLogging = logging =>
                 {
                     logging.SetMinimumLevel(parsed.LogLevel);

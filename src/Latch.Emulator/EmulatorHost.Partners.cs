@@ -1,46 +1,65 @@
 using System.Security.Cryptography.X509Certificates;
 using Latch.Emulator.State;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging;
 
 namespace Latch.Emulator;
 
 // ─── WIRING POINT: Key Vault, ARM, managed identity and TLS ───────────────────────────────────────────────────
-// These four methods are the only place EmulatorHost touches the endpoint groups built in KeyVault/, Arm/,
-// Identity/ and Tls/. Each app passed in already runs the request log + fault middleware for its group
-// ("keyvault", "arm", and "identity" for /metadata/identity/* on the IMDS app). When CreateTls returns a
-// certificate, the Key Vault and ARM listeners serve HTTPS with it and CaCertificatePath is published.
+// The only place EmulatorHost touches the endpoint groups built in KeyVault/, Arm/, Identity/ and Tls/. Each app
+// passed in already runs the request log + fault middleware for its group ("keyvault", "arm", and "identity"
+// for /metadata/identity/* on the IMDS app). The Key Vault and ARM listeners serve HTTPS with the emulator's CA.
 public sealed partial class EmulatorHost
 {
+    private EmulatorCertificates? _certificates;
+    private ArmState? _arm;
+    private TokenIssuer? _tokens;
+
     /// <summary>TLS material for the HTTPS listeners: the server certificate (with key) and the CA's PEM path.</summary>
     internal sealed record EmulatorTls(X509Certificate2 ServerCertificate, string CaCertificatePath);
 
-    // Not wired yet: return the Tls/ helper's certificate here (e.g. EmulatorCertificates.Create(state.StateDirectory, …)).
-    private static EmulatorTls? CreateTls(EmulatorState state, ILoggerFactory loggerFactory)
+    /// <summary>Issues and checks every token (managed identity, Entra client credentials); shared by all groups.</summary>
+    internal TokenIssuer Tokens => _tokens ??= new TokenIssuer(Options.Time, State.Scenario.TenantId);
+
+    /// <summary>The emulated Key Vaults (secrets as they are now, including changes clients made).</summary>
+    internal KeyVaultStore? KeyVaultStore { get; private set; }
+
+    /// <summary>ARM's state: resource groups, VMs and run-command operations.</summary>
+    internal ArmState? ArmState => _arm;
+
+    private EmulatorTls CreateTls()
     {
-        _ = state;
-        _ = loggerFactory;
-        return null;
+        // the certificate covers localhost, loopback and *.vault.localhost, plus whatever the listeners bind
+        (string Group, string? Endpoint)[] listeners = [("keyvault", Options.KeyVaultEndpoint), ("arm", Options.ArmEndpoint)];
+        var names = listeners
+            .Where(e => !string.IsNullOrWhiteSpace(e.Endpoint))
+            .Select(e => ParseEndpoint(e.Group, e.Endpoint).Address.ToString());
+        _certificates = EmulatorCertificates.Create(State.StateDirectory, names, Options.Time);
+        return new EmulatorTls(_certificates.ServerCertificate, _certificates.CaCertificatePath);
     }
 
-    // Not wired yet: app.MapKeyVault(state) from KeyVault/.
-    private static void MapKeyVault(WebApplication app, EmulatorState state)
+    private void MapKeyVault(WebApplication app)
     {
-        _ = app;
-        _ = state;
+        KeyVaultStore = new KeyVaultStore(State.Scenario, Options.Time);
+        app.MapKeyVault(KeyVaultStore, Tokens);
     }
 
-    // Not wired yet: app.MapArm(state) from Arm/.
-    private static void MapArm(WebApplication app, EmulatorState state)
+    private void MapArm(WebApplication app)
     {
-        _ = app;
-        _ = state;
+        _arm = new ArmState(State.Scenario, new ArmOptions { RunCommandLatency = Options.RunCommandLatency }, Options.Time);
+        app.MapEntraTokenEndpoint(State.Scenario, Tokens);
+        app.MapArm(_arm, Tokens);
     }
 
-    // Not wired yet: imdsApp.MapManagedIdentity(state) from Identity/.
-    private static void MapIdentity(WebApplication imdsApp, EmulatorState state)
+    private void MapIdentity(WebApplication imdsApp) =>
+        imdsApp.MapManagedIdentity(context => State.ResolveVm(context.Connection.RemoteIpAddress)?.Definition, Tokens);
+
+    private async ValueTask DisposePartnersAsync()
     {
-        _ = imdsApp;
-        _ = state;
+        if (_arm is not null)
+        {
+            await _arm.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _certificates?.Dispose();
     }
 }

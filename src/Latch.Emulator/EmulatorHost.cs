@@ -45,7 +45,7 @@ public sealed partial class EmulatorHost : IAsyncDisposable
     public Uri Arm { get; private set; } = null!;
     public Uri Control { get; private set; } = null!;
 
-    /// <summary>The PEM file of the CA that signed the Key Vault and ARM certificates; null while those listeners are plain HTTP.</summary>
+    /// <summary>The PEM file of the CA that signed the Key Vault and ARM server certificate (in the state directory).</summary>
     public string? CaCertificatePath { get; private set; }
 
     public static async Task<EmulatorHost> StartAsync(EmulatorOptions options, CancellationToken cancellationToken = default)
@@ -89,27 +89,27 @@ public sealed partial class EmulatorHost : IAsyncDisposable
 
     private async Task StartAppsAsync(CancellationToken cancellationToken)
     {
-        var tls = CreateTls(State, _loggerFactory);
-        CaCertificatePath = tls?.CaCertificatePath;
+        var tls = CreateTls();
+        CaCertificatePath = tls.CaCertificatePath;
 
         var requestsLogger = _loggerFactory.CreateLogger("Latch.Emulator");
 
         var imds = CreateApp("imds", Options.ImdsEndpoint, null, context =>
             context.Request.Path.StartsWithSegments("/metadata/identity", StringComparison.OrdinalIgnoreCase) ? "identity" : "imds");
         imds.MapImds(State);
-        MapIdentity(imds, State);
+        MapIdentity(imds);
         Imds = await StartAsync(imds, "imds", cancellationToken).ConfigureAwait(false);
 
         var wire = CreateApp("wireserver", Options.WireServerEndpoint, null, _ => "wireserver");
         wire.MapWireServer(State, requestsLogger);
         WireServer = await StartAsync(wire, "wireserver", cancellationToken).ConfigureAwait(false);
 
-        var keyVault = CreateApp("keyvault", Options.KeyVaultEndpoint, tls?.ServerCertificate, _ => "keyvault");
-        MapKeyVault(keyVault, State);
+        var keyVault = CreateApp("keyvault", Options.KeyVaultEndpoint, tls.ServerCertificate, _ => "keyvault");
+        MapKeyVault(keyVault);
         KeyVault = await StartAsync(keyVault, "keyvault", cancellationToken).ConfigureAwait(false);
 
-        var arm = CreateApp("arm", Options.ArmEndpoint, tls?.ServerCertificate, _ => "arm");
-        MapArm(arm, State);
+        var arm = CreateApp("arm", Options.ArmEndpoint, tls.ServerCertificate, _ => "arm");
+        MapArm(arm);
         Arm = await StartAsync(arm, "arm", cancellationToken).ConfigureAwait(false);
 
         var control = CreateApp("control", Options.ControlEndpoint, null, _ => "control");
@@ -216,6 +216,7 @@ public sealed partial class EmulatorHost : IAsyncDisposable
             await app.DisposeAsync().ConfigureAwait(false);
         }
 
+        await DisposePartnersAsync().ConfigureAwait(false);
         _loggerFactory.Dispose();
         if (_ownedStateDirectory is not null)
         {

@@ -18,8 +18,8 @@ public sealed record EmulatorOptions
     /// <summary>Where media, certificates and other files go. Empty: a fresh temporary directory, deleted on dispose.</summary>
     public string StateDirectory { get; init; } = "";
 
-    /// <summary>How long an ARM run-command takes before it completes (real Azure: tens of seconds).</summary>
-    public TimeSpan RunCommandLatency { get; init; } = TimeSpan.Zero;
+    /// <summary>How long an ARM run-command takes before it completes (real Azure: tens of seconds; default 3 s).</summary>
+    public TimeSpan RunCommandLatency { get; init; } = new ArmOptions().RunCommandLatency;
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 

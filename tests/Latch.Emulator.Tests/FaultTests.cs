@@ -68,7 +68,7 @@ public sealed class FaultTests
         await using var emulator = await TestEmulator.StartAsync();
         await AddAsync(emulator, "keyvault:throttle=7");
 
-        using var response = await emulator.Http.GetAsync(new Uri(emulator.Host.KeyVault, "/secrets/x?api-version=7.4"), TestContext.Current.CancellationToken);
+        using var response = await emulator.TrustingHttp.GetAsync(new Uri(emulator.Host.KeyVault, "/secrets/x?api-version=7.4"), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter?.Delta);

@@ -33,6 +33,31 @@ public sealed class ScenarioLoaderTests
     }
 
     [Fact]
+    public void Service_principals_and_security_rules_are_read()
+    {
+        const string toml = """
+            [[service_principals]]
+            client_id = "ops"
+            client_secret = "s3cret"
+            [[vms]]
+            name = "vm-a"
+            [[vms.security_rules]]
+            name = "ssh-from-link-local"
+            priority = 310
+            source_address_prefix = "169.254.0.0/16"
+            [[vms]]
+            name = "vm-b"
+            """;
+
+        var scenario = ScenarioLoader.FromToml(toml);
+
+        Assert.Equal("ops", Assert.Single(scenario.ServicePrincipals).ClientId);
+        var rule = Assert.Single(scenario.Vms[0].SecurityRules!);
+        Assert.Equal((310, "169.254.0.0/16", "22"), (rule.Priority, rule.SourceAddressPrefix, rule.DestinationPortRange));
+        Assert.Null(scenario.Vms[1].SecurityRules);
+    }
+
+    [Fact]
     public void Json_scenario_in_camel_case_maps_like_toml()
     {
         var json = """
@@ -43,7 +68,7 @@ public sealed class ScenarioLoaderTests
                 "adminUsername": "alice",
                 "disablePasswordAuthentication": false,
                 "publicKeys": [{ "keyData": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDPkF5VHRonIwWDx4J8dlx4vadF5+3dWZok5Cb9jWB6b a@b" }],
-                "tags": { "env": "x" }
+                "tags": { "env": "x", "deploymentStart": "2025", "Owner": "ops" }
               }],
               "vaults": [{ "name": "kv-one", "secrets": [{ "name": "s1", "value": "v", "expires": "2030-01-01T00:00:00Z" }] }]
             }
@@ -54,6 +79,7 @@ public sealed class ScenarioLoaderTests
         var vm = Assert.Single(scenario.Vms);
         Assert.Equal("alice", vm.AdminUsername);
         Assert.False(vm.DisablePasswordAuthentication);
+        Assert.Equal(["env", "deploymentStart", "Owner"], vm.Tags.Keys);   // map keys are data: never re-cased
         Assert.Equal("/home/alice/.ssh/authorized_keys", Assert.Single(vm.PublicKeys).Path);
         Assert.Equal(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero), scenario.Vaults[0].Secrets[0].Expires);
     }

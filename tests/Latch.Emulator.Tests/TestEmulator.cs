@@ -12,6 +12,8 @@ internal sealed class TestEmulator : IAsyncDisposable
     public const string DbKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOdmhiGFVXt3ygig8V15U0ChGy5iZAmr3MrhKHSKPIRi db@test";
     public const string Password = "Pa55-word-never-logged";
 
+    private HttpClient? _trusting;
+
     private TestEmulator(EmulatorHost host, CapturingLoggerProvider logs, string stateDirectory)
     {
         Host = host;
@@ -24,6 +26,21 @@ internal sealed class TestEmulator : IAsyncDisposable
     public CapturingLoggerProvider Logs { get; }
     public string StateDirectory { get; }
     public HttpClient Http { get; }
+
+    /// <summary>A client for the HTTPS listeners that trusts only the CA file the emulator published, as Latch's clients do.</summary>
+    public HttpClient TrustingHttp => _trusting ??= new HttpClient(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+        {
+            CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+            {
+                TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                CustomTrustStore = { System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Host.CaCertificatePath!)) },
+                RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            },
+        },
+    });
 
     public static Scenario DefaultScenario(string? hostKeysPath = null, IReadOnlyList<string>? exec = null) => new()
     {
@@ -116,6 +133,7 @@ internal sealed class TestEmulator : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        _trusting?.Dispose();
         await Host.DisposeAsync();
         Directory.Delete(StateDirectory, recursive: true);
     }

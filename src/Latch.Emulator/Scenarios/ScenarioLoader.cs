@@ -49,11 +49,13 @@ public static class ScenarioLoader
             TenantId = reader.Guid("tenant_id") ?? defaults.TenantId,
             Vms = reader.Tables("vms").Select(t => MapVm(t)).ToArray(),
             Vaults = reader.Tables("vaults").Select(t => MapVault(t)).ToArray(),
+            ServicePrincipals = reader.Tables("service_principals").Select(t => MapServicePrincipal(t)).ToArray(),
         };
         reader.RejectUnknown();
 
         Unique(scenario.Vms.Select(v => v.Name), "VM name", source);
         Unique(scenario.Vaults.Select(v => v.Name), "vault name", source);
+        Unique(scenario.ServicePrincipals.Select(p => p.ClientId), "service principal client_id", source);
         return scenario;
     }
 
@@ -83,9 +85,41 @@ public static class ScenarioLoader
             AuthorizedKeysHostPath = t.String("authorized_keys_host_path"),
             SourceAddress = t.String("source_address", ValidateIp),
             MacAddress = t.String("mac_address", ValidateMac),
+            SecurityRules = t.Has("security_rules") ? t.Tables("security_rules").Select(r => MapSecurityRule(r)).ToArray() : null,
         };
         t.RejectUnknown();
         return vm with { PublicKeys = [.. vm.PublicKeys.Select(k => k.Path.Length == 0 ? k with { Path = $"/home/{vm.AdminUsername}/.ssh/authorized_keys" } : k)] };
+    }
+
+    private static SecurityRuleDefinition MapSecurityRule(TableReader t)
+    {
+        var defaults = new SecurityRuleDefinition { Name = "x" };
+        var rule = new SecurityRuleDefinition
+        {
+            Name = t.RequiredString("name", ValidateResourceName),
+            Priority = t.Integer("priority", 100, 4096) ?? defaults.Priority,
+            Direction = t.String("direction", v => v is "Inbound" or "Outbound" ? null : "Inbound or Outbound") ?? defaults.Direction,
+            Access = t.String("access", v => v is "Allow" or "Deny" ? null : "Allow or Deny") ?? defaults.Access,
+            Protocol = t.String("protocol", v => v is "Tcp" or "Udp" or "Icmp" or "*" ? null : "Tcp, Udp, Icmp or *") ?? defaults.Protocol,
+            SourceAddressPrefix = t.String("source_address_prefix") ?? defaults.SourceAddressPrefix,
+            SourcePortRange = t.String("source_port_range") ?? defaults.SourcePortRange,
+            DestinationAddressPrefix = t.String("destination_address_prefix") ?? defaults.DestinationAddressPrefix,
+            DestinationPortRange = t.String("destination_port_range") ?? defaults.DestinationPortRange,
+        };
+        t.RejectUnknown();
+        return rule;
+    }
+
+    private static ServicePrincipalDefinition MapServicePrincipal(TableReader t)
+    {
+        var principal = new ServicePrincipalDefinition
+        {
+            ClientId = t.RequiredString("client_id"),
+            ClientSecret = t.RequiredString("client_secret"),
+            PrincipalId = t.Guid("principal_id"),
+        };
+        t.RejectUnknown();
+        return principal;
     }
 
     private static VmPublicKey MapKey(TableReader t)

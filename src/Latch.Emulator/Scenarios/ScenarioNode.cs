@@ -115,7 +115,7 @@ internal sealed class ScenarioNode
     {
         JsonValueKind.Object => new ScenarioNode(NodeKind.Table, path, null)
         {
-            Fields = [.. element.EnumerateObject().Select(p => new KeyValuePair<string, ScenarioNode>(SnakeCase(p.Name), FromJsonValue(p.Value, Join(path, SnakeCase(p.Name)))))],
+            Fields = [.. element.EnumerateObject().Select(p => new KeyValuePair<string, ScenarioNode>(p.Name, FromJsonValue(p.Value, Join(path, p.Name))))],
         },
         JsonValueKind.Array => new ScenarioNode(NodeKind.Array, path, null)
         {
@@ -130,8 +130,8 @@ internal sealed class ScenarioNode
         _ => throw new ScenarioException($"'{path}': null is not allowed; leave the key out instead."),
     };
 
-    // A JSON scenario may spell keys in camelCase (adminUsername) or snake_case (admin_username).
-    private static string SnakeCase(string name)
+    /// <summary>adminUsername → admin_username: a scenario may spell keys either way (map keys such as tag names stay as written).</summary>
+    internal static string SnakeCase(string name)
     {
         var builder = new System.Text.StringBuilder(name.Length + 4);
         foreach (var c in name)

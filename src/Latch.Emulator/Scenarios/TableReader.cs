@@ -57,6 +57,19 @@ internal sealed class TableReader
         };
     }
 
+    public bool Has(string key) => _table.Fields.Any(f => f.Key == key || ScenarioNode.SnakeCase(f.Key) == key);
+
+    public int? Integer(string key, int min, int max)
+    {
+        var node = Find(key);
+        return node switch
+        {
+            null => null,
+            { Kind: NodeKind.Integer, Scalar: long value } when value >= min && value <= max => (int)value,
+            _ => throw Error(node, $"must be a whole number from {min} to {max}"),
+        };
+    }
+
     public DateTimeOffset? Date(string key)
     {
         var node = Find(key);
@@ -129,7 +142,7 @@ internal sealed class TableReader
 
     public void RejectUnknown()
     {
-        var unknown = _table.Fields.FirstOrDefault(f => !_known.Contains(f.Key));
+        var unknown = _table.Fields.FirstOrDefault(f => !_known.Contains(f.Key) && !_known.Contains(ScenarioNode.SnakeCase(f.Key)));
         if (unknown.Value is not null)
         {
             throw Error(unknown.Value, $"is not a known key here; known keys: {string.Join(", ", _known.Order(StringComparer.Ordinal))}");
@@ -141,7 +154,7 @@ internal sealed class TableReader
         _known.Add(key);
         foreach (var (name, node) in _table.Fields)
         {
-            if (name == key)
+            if (name == key || ScenarioNode.SnakeCase(name) == key)
             {
                 return node;
             }
