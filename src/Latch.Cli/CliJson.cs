@@ -58,8 +58,6 @@ internal sealed record SyncReport(
 internal sealed record RotationState(
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("started")] DateTimeOffset Started,
-    [property: JsonPropertyName("new_public_key")] string NewPublicKey,
-    [property: JsonPropertyName("new_secret_version")] string? NewSecretVersion,
     [property: JsonPropertyName("vms")] List<RotationVmState> Vms);
 
 internal sealed record RotationVmState(
@@ -113,4 +111,12 @@ internal sealed record DoctorCheck(
 [JsonSerializable(typeof(List<VmListEntry>))]
 [JsonSerializable(typeof(List<DoctorCheck>))]
 [JsonSerializable(typeof(List<AuditRecord>))]
-internal sealed partial class CliJsonContext : JsonSerializerContext;
+internal sealed partial class CliJsonContext : JsonSerializerContext
+{
+    /// <summary>For what latch prints: '+' in fingerprints and quotes in messages stay readable.</summary>
+    public static CliJsonContext Output { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    });
+}

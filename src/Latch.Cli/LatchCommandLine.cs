@@ -15,11 +15,20 @@ internal static class LatchCommandLine
         keys.Subcommands.Add(KeysLintCommand.Create(streams));
         keys.Subcommands.Add(KeysSyncCommand.Create(streams, globals));
         keys.Subcommands.Add(KeysScriptCommand.Create(streams, globals));
+        keys.Subcommands.Add(KeysGenerateCommand.Create(streams, globals));
+        keys.Subcommands.Add(KeysRotateCommand.Create(streams, globals));
+        keys.Subcommands.Add(KeysStatusCommand.Create(streams, globals));
 
         var root = new RootCommand("latch: keeps SSH access to Azure Linux VMs working and safe");
         globals.AddTo(root);
         root.Subcommands.Add(ConnectCommand.Create(streams, globals));
         root.Subcommands.Add(keys);
+        root.Subcommands.Add(RunCommand.Create(streams, globals));
+        root.Subcommands.Add(SshConfigCommand.Create(streams, globals));
+        root.Subcommands.Add(VmListCommand.Create(streams, globals));
+        root.Subcommands.Add(AuditCommand.Create(streams, globals));
+        root.Subcommands.Add(ConfigCommand.Create(streams, globals));
+        root.Subcommands.Add(DoctorCommand.Create(streams, globals));
         AddEpilogue(root);
         return root;
     }

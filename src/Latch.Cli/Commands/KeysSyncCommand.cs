@@ -118,7 +118,7 @@ internal static class KeysSyncCommand
         if (json)
         {
             var report = new SyncReport(ok, [.. results.Select(r => new SyncReportEntry(r.Vm, targets.First(t => t.Name == r.Vm).ResourceGroup, r.StateName, r.Method, (long)r.Duration.TotalMilliseconds, r.Error, r.Advice))]);
-            await cli.Streams.Out.WriteLineAsync(JsonSerializer.Serialize(report, CliJsonContext.Default.SyncReport)).ConfigureAwait(false);
+            await cli.Streams.Out.WriteLineAsync(JsonSerializer.Serialize(report, CliJsonContext.Output.SyncReport)).ConfigureAwait(false);
         }
         else
         {

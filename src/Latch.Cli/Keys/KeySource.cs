@@ -59,7 +59,7 @@ internal sealed class KeySource(CliContext cli, AzureSession? azure, string? ide
                 var secret = await azure.Vault.GetSecretAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
                 if (secret is not null)
                 {
-                    return FromSecret(name, secret.Value);
+                    return FromSecret(name, secret.Value, vm);
                 }
 
                 WarnOnce("no secret", $"Key Vault has no secret '{name}'; using the local key. Create one with 'latch keys generate {vm}'.");
@@ -73,7 +73,7 @@ internal sealed class KeySource(CliContext cli, AzureSession? azure, string? ide
         return GetLocal();
     }
 
-    public static KeyMaterial FromSecret(string name, Secret value)
+    public static KeyMaterial FromSecret(string name, Secret value, string vm)
     {
         var text = value.Reveal().Trim();
         if (OpenSshPrivateKey.LooksLikePrivateKey(text))
@@ -83,7 +83,7 @@ internal sealed class KeySource(CliContext cli, AzureSession? azure, string? ide
                 throw new CliException(ExitCodes.Config, $"Key Vault secret '{name}' holds a private key latch cannot use: {error}.");
             }
 
-            return new KeyMaterial(Validate(line + " latch:" + name, $"the public half of Key Vault secret '{name}'"), $"Key Vault secret '{name}' (private key)", new Secret(text + "\n"), null);
+            return new KeyMaterial(Validate(line + " latch:" + vm, $"the public half of Key Vault secret '{name}'"), $"Key Vault secret '{name}' (private key)", new Secret(text + "\n"), null);
         }
 
         return new KeyMaterial(Validate(text, $"Key Vault secret '{name}'"), $"Key Vault secret '{name}'", null, null);

@@ -17,7 +17,7 @@ internal sealed class AuditLog(string path)
 
     public void Append(AuditRecord record)
     {
-        var line = JsonSerializer.Serialize(record, CliJsonContext.Default.AuditRecord) + "\n";
+        var line = JsonSerializer.Serialize(record, CliJsonContext.Output.AuditRecord) + "\n";
         var bytes = Encoding.UTF8.GetBytes(line);
         lock (_gate)
         {
