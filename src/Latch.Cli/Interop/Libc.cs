@@ -19,6 +19,11 @@ internal static partial class Libc
     [LibraryImport(Library, EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int MemfdCreate(string name, uint flags);
 
+    [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Open(string path, int flags, uint mode);
+
+    internal const int OWrOnly = 0x1, OCreat = 0x40, OAppend = 0x400, ONoFollow = 0x20000, OCloExec = 0x80000;
+
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(int fd, ReadOnlySpan<byte> buffer, nint count);
 

@@ -65,5 +65,31 @@ internal static class Native
 
     public static void Close(int fd) => Libc.Close(fd);
 
+    /// <summary>
+    /// Appends <paramref name="record"/> with one write(2) on an O_APPEND descriptor (mode 0600 when created, no symlink
+    /// followed): concurrent latch processes each land whole lines, never interleaved or overwritten.
+    /// </summary>
+    public static void AppendRecord(string path, ReadOnlySpan<byte> record)
+    {
+        var fd = Libc.Open(path, Libc.OWrOnly | Libc.OCreat | Libc.OAppend | Libc.ONoFollow | Libc.OCloExec, Convert.ToUInt32("600", 8));
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open {path} for appending: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        try
+        {
+            var written = Libc.Write(fd, record, record.Length);
+            if (written != record.Length)
+            {
+                throw new IOException($"short write to {path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
     public static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 }

@@ -22,14 +22,7 @@ internal sealed class AuditLog(string path)
         lock (_gate)
         {
             LatchPaths.EnsurePrivateDirectory(System.IO.Path.GetDirectoryName(path)!);
-            using var stream = new FileStream(path, new FileStreamOptions
-            {
-                Mode = FileMode.Append,
-                Access = FileAccess.Write,
-                Share = FileShare.ReadWrite,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            });
-            stream.Write(bytes);
+            Interop.Native.AppendRecord(path, bytes);
         }
     }
 

@@ -12,7 +12,20 @@ internal sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs the real latch binary (built next to the tests) as a child process with a controlled environment.</summary>
 internal static class CliProcess
 {
-    public static string Binary => Path.Combine(AppContext.BaseDirectory, "latch");
+    /// <summary>
+    /// The latch apphost in src/Latch.Cli's own output (same configuration as the tests): the copy next to the tests
+    /// would load the test folder's ASP.NET-flavoured assemblies, not the ones latch ships with.
+    /// </summary>
+    public static string Binary { get; } = FindBinary();
+
+    private static string FindBinary()
+    {
+        var tests = AppContext.BaseDirectory.TrimEnd('/');
+        var marker = $"{Path.DirectorySeparatorChar}tests{Path.DirectorySeparatorChar}Latch.Cli.Tests{Path.DirectorySeparatorChar}";
+        var at = tests.IndexOf(marker, StringComparison.Ordinal);
+        var own = at < 0 ? null : Path.Combine(tests[..at], "src", "Latch.Cli", tests[(at + marker.Length)..], "latch");
+        return own is not null && File.Exists(own) ? own : Path.Combine(AppContext.BaseDirectory, "latch");
+    }
 
     public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string?> environment, IReadOnlyList<string> arguments, string? stdin = null, TimeSpan? deadline = null)
     {

@@ -43,7 +43,11 @@ internal sealed class CliWorld : IAsyncDisposable
 
     public EmulatedVm Vm(string name) => Vms.Single(v => v.Name == name);
 
-    public static async Task<CliWorld> StartAsync(int vmCount, bool withVault = true, TimeSpan? runCommandLatency = null, string prefix = "vm")
+    /// <summary>The current value of a Key Vault secret, or null.</summary>
+    public string? Secret(string name) =>
+        Host.KeyVaultStore!.TryGet("kv-test", name, null, out var secret, out _) && secret.Enabled ? secret.Value : null;
+
+    public static async Task<CliWorld> StartAsync(int vmCount, bool withVault = true, TimeSpan? runCommandLatency = null, string prefix = "vm", Func<int, string>? seededKey = null)
     {
         Requires.Root();
         Requires.Tool("unshare", "util-linux");
@@ -64,6 +68,18 @@ internal sealed class CliWorld : IAsyncDisposable
             var passwd = Path.Combine(vmRoot, "passwd");
             await File.WriteAllTextAsync(passwd, $"root:x:0:0:root:/root:/bin/bash\nazureuser:x:{uid}:{uid}::{home}:/bin/bash\n");
             vms.Add(new EmulatedVm(name, "azureuser", uid, home, passwd));
+            if (seededKey is not null)
+            {
+                // the VM already trusts the key Key Vault holds for it, as after an earlier 'latch keys generate'
+                var ssh = Path.Combine(home, ".ssh");
+                Directory.CreateDirectory(ssh);
+                await File.WriteAllTextAsync(Path.Combine(ssh, "authorized_keys"), seededKey(i) + "\n");
+                Chown(ssh, uid);
+                Chown(Path.Combine(ssh, "authorized_keys"), uid);
+                File.SetUnixFileMode(ssh, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                File.SetUnixFileMode(Path.Combine(ssh, "authorized_keys"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
             definitions.Add(new VmDefinition
             {
                 Name = name,
@@ -79,7 +95,15 @@ internal sealed class CliWorld : IAsyncDisposable
         {
             SubscriptionId = Subscription,
             Vms = definitions,
-            Vaults = withVault ? [new VaultDefinition { Name = "kv-test", ResourceGroup = "rg-even", AllowedPrincipals = [OperatorPrincipal] }] : [],
+            Vaults = withVault
+                ? [new VaultDefinition
+                {
+                    Name = "kv-test",
+                    ResourceGroup = "rg-even",
+                    AllowedPrincipals = [OperatorPrincipal],
+                    Secrets = seededKey is null ? [] : [.. Enumerable.Range(0, vmCount).Select(i => new SecretDefinition { Name = $"latch-{prefix}{i:D2}-key", Value = seededKey(i) })],
+                }]
+                : [],
             ServicePrincipals = [new ServicePrincipalDefinition { ClientId = ClientId, ClientSecret = ClientSecret, PrincipalId = OperatorPrincipal }],
         };
         var host = await EmulatorHost.StartAsync(new EmulatorOptions
