@@ -83,6 +83,7 @@ public sealed class CliSyncTests
 
         var perVm = await world.LatchAsync(env, "keys", "sync", "vm01");
         Assert.Contains("vm01\tappended\trun-command", perVm.Stdout, StringComparison.Ordinal);
+        Assert.Equal(1, await world.RunCommandCountAsync());
 
         var flag = await world.LatchAsync(env, "keys", "sync", "vm00", "--sync-method", "run-command");
         Assert.Contains("vm00\tappended\trun-command", flag.Stdout, StringComparison.Ordinal);

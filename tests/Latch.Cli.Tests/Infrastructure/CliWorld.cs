@@ -47,7 +47,7 @@ internal sealed class CliWorld : IAsyncDisposable
     public string? Secret(string name) =>
         Host.KeyVaultStore!.TryGet("kv-test", name, null, out var secret, out _) && secret.Enabled ? secret.Value : null;
 
-    public static async Task<CliWorld> StartAsync(int vmCount, bool withVault = true, TimeSpan? runCommandLatency = null, string prefix = "vm", Func<int, string>? seededKey = null)
+    public static async Task<CliWorld> StartAsync(int vmCount, bool withVault = true, TimeSpan? runCommandLatency = null, string prefix = "vm", Func<int, string>? seededKey = null, string user = "azureuser")
     {
         Requires.Root();
         Requires.Tool("unshare", "util-linux");
@@ -61,13 +61,17 @@ internal sealed class CliWorld : IAsyncDisposable
         {
             var name = $"{prefix}{i:D2}";
             var vmRoot = Path.Combine(root, name);
-            var home = Path.Combine(vmRoot, "home", "azureuser");
+            var home = Path.Combine(vmRoot, "home", user);
             Directory.CreateDirectory(home);
-            var uid = 42000 + i;
+            var uid = user == "root" ? 0 : 42000 + i;
             Chown(home, uid);
             var passwd = Path.Combine(vmRoot, "passwd");
-            await File.WriteAllTextAsync(passwd, $"root:x:0:0:root:/root:/bin/bash\nazureuser:x:{uid}:{uid}::{home}:/bin/bash\n");
-            vms.Add(new EmulatedVm(name, "azureuser", uid, home, passwd));
+            // sshd's privilege-separation user must exist in the VM's passwd too
+            var system = string.Concat(File.ReadAllLines("/etc/passwd").Where(l => l.StartsWith("sshd:", StringComparison.Ordinal) || l.StartsWith("nobody:", StringComparison.Ordinal)).Select(l => l + "\n"));
+            await File.WriteAllTextAsync(passwd, user == "root"
+                ? $"root:x:0:0:root:{home}:/bin/bash\n{system}"
+                : $"root:x:0:0:root:/root:/bin/bash\n{user}:x:{uid}:{uid}::{home}:/bin/bash\n{system}");
+            vms.Add(new EmulatedVm(name, user, uid, home, passwd));
             if (seededKey is not null)
             {
                 // the VM already trusts the key Key Vault holds for it, as after an earlier 'latch keys generate'
@@ -84,7 +88,7 @@ internal sealed class CliWorld : IAsyncDisposable
             {
                 Name = name,
                 ResourceGroup = i % 2 == 0 ? "rg-even" : "rg-odd",
-                AdminUsername = "azureuser",
+                AdminUsername = user,
                 PrivateIpAddress = "127.0.0.1",
                 AuthorizedKeysHostPath = Path.Combine(home, ".ssh", "authorized_keys"),
                 Exec = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", "mount --bind \"$1\" /etc/passwd && shift && exec \"$@\"", "sh", passwd],
@@ -144,14 +148,15 @@ internal sealed class CliWorld : IAsyncDisposable
     {
         using var http = new HttpClient();
         var requests = await http.GetFromJsonAsync<List<RequestEntry>>(new Uri(Host.Control, "/requests?group=arm"), TestContext.Current.CancellationToken);
-        return requests!.Count(r => r.Method == "POST" && r.Path.EndsWith("/runCommand", StringComparison.Ordinal));
+        return requests!.Count(r => r.Method == "POST" && r.Path.Split('?')[0].EndsWith("/runCommand", StringComparison.Ordinal));
     }
 
-    public async Task AddFaultAsync(string group, string kind, int value, string pathPrefix, int count)
+    /// <summary>Adds an emulator fault, e.g. ("arm", "status=403", "/subscriptions/…/runCommand", 100).</summary>
+    public async Task AddFaultAsync(string group, string kind, string pathPrefix, int count)
     {
         using var http = new HttpClient();
-        using var response = await http.PostAsJsonAsync(new Uri(Host.Control, "/faults"), new { group, kind, value, pathPrefix, count }, TestContext.Current.CancellationToken);
-        response.EnsureSuccessStatusCode();
+        using var response = await http.PostAsJsonAsync(new Uri(Host.Control, "/faults"), new { spec = $"{group}:{kind},path={pathPrefix},count={count}" }, TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
     }
 
     public async Task ClearFaultsAsync()
