@@ -62,6 +62,7 @@ public sealed class CliSyncTests
         var connect = await world.LatchAsync("connect", "vm00", "--sync-method", "run-command", "--dry-run", "--", "-o", "BatchMode=yes", "true");
         Assert.True(connect.ExitCode == 0, connect.ToString());
         Assert.Contains("then exec: ssh", connect.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("connecting anyway", connect.Stderr, StringComparison.Ordinal);
         Assert.Contains("azureuser@127.0.0.1", connect.Stderr, StringComparison.Ordinal);
 
         Assert.Equal(0, await world.RunCommandCountAsync());

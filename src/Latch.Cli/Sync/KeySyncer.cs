@@ -11,7 +11,10 @@ internal sealed record SyncTarget(string VmName, string? ResourceGroup, string V
 /// <summary>How one sync went, with advice when it did not.</summary>
 internal sealed record SyncResult(string Vm, SyncState State, string Method, TimeSpan Duration, string? Error, string? Advice)
 {
-    public bool Succeeded => State is SyncState.Present or SyncState.Appended or SyncState.Removed or SyncState.Absent || (State == SyncState.Missing && Method == "skip");
+    /// <summary>A dry run reports what it would do; it has nothing to fail.</summary>
+    public bool DryRun { get; init; }
+
+    public bool Succeeded => State is SyncState.Present or SyncState.Appended or SyncState.Removed or SyncState.Absent || (State == SyncState.Missing && (Method == "skip" || DryRun));
 
     public string StateName => State.ToString().ToLowerInvariant();
 }
@@ -47,7 +50,7 @@ internal sealed class KeySyncer(CliContext cli, AzureSession? azure, AuditLog au
                 _ => $"ssh {target.Ssh?.Destination ?? "(no address)"} bash -s when sshd answers, else ARM run-command on {target.VmId}",
             };
             cli.Info($"dry run: would ensure key {key.Fingerprint} ({key.Origin}) for user '{target.User}' on {target.VmName} via {how}; script: {script.Length} bytes (see 'latch keys script {target.VmName}')");
-            result = new SyncResult(target.VmName, SyncState.Missing, method, TimeSpan.Zero, null, null);
+            result = new SyncResult(target.VmName, SyncState.Missing, method, TimeSpan.Zero, null, null) { DryRun = true };
         }
         else
         {
