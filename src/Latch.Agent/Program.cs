@@ -2,9 +2,6 @@ namespace Latch.Agent;
 
 internal static class Program
 {
-    private static int Main(string[] args)
-    {
-        Console.Error.WriteLine("latchd: not implemented yet");
-        return args.Length == 0 ? 2 : 2;
-    }
+    private static Task<int> Main(string[] args) =>
+        AgentCommandLine.RunAsync(args, new AgentStreams(Console.In, Console.Out, Console.Error));
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
+using System.Runtime.InteropServices;
 using Latch.Cli.Commands;
 
 namespace Latch.Cli;
@@ -8,6 +9,8 @@ namespace Latch.Cli;
 /// <summary>Builds latch's command tree and runs it. New commands are added in <see cref="BuildRoot"/>.</summary>
 internal static class LatchCommandLine
 {
+    private static readonly TimeSpan s_terminationGrace = TimeSpan.FromSeconds(2);
+
     public static RootCommand BuildRoot(CliStreams streams)
     {
         var globals = new GlobalOptions();
@@ -75,10 +78,32 @@ internal static class LatchCommandLine
         {
             Output = streams.Out,
             Error = streams.Error,
-            // SIGINT/SIGTERM cancel the command's token; a command still running after the grace period is
-            // abandoned with 130 (SIGINT) or 143 (SIGTERM).
-            ProcessTerminationTimeout = TimeSpan.FromSeconds(2),
+            // signals are handled below, so the exit code says which one ended the command
+            ProcessTerminationTimeout = null,
         };
-        return await parseResult.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var signalled = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext context)
+        {
+            // keep the process alive long enough for the command to stop cleanly
+            context.Cancel = true;
+            signalled.TrySetResult(context.Signal == PosixSignal.SIGINT ? ExitCodes.Interrupted : ExitCodes.Terminated);
+            cancellation.Cancel();
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        var run = parseResult.InvokeAsync(configuration, cancellation.Token);
+        if (await Task.WhenAny(run, signalled.Task).ConfigureAwait(false) == run && !signalled.Task.IsCompleted)
+        {
+            return await run.ConfigureAwait(false);
+        }
+
+        var code = await signalled.Task.ConfigureAwait(false);
+        await streams.Error.WriteLineAsync(code == ExitCodes.Interrupted ? "latch: interrupted" : "latch: terminated").ConfigureAwait(false);
+        // a command that ignores its token is abandoned after a grace period
+        await Task.WhenAny(run, Task.Delay(s_terminationGrace, CancellationToken.None)).ConfigureAwait(false);
+        return code;
     }
 }

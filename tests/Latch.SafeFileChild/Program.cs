@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Text;
 using Latch.Core.Files;
+using Latch.Core.Keys;
 
 // Usage (run as root by Latch.Core.Tests):
 //   alternate HOME RELATIVE UID GID FILE_A FILE_B COUNT   writes A, B, A, … and prints each finished index
 //   append    HOME RELATIVE UID GID TAG COUNT             appends the lines "TAG-0" … "TAG-(COUNT-1)"
+//   ensure    HOME RELATIVE UID GID KEYS_FILE             EnsurePresent of each key line of KEYS_FILE, one update each
 if (args.Length < 6)
 {
     Console.Error.WriteLine("usage: Latch.SafeFileChild alternate|append HOME RELATIVE UID GID …");
@@ -34,6 +36,20 @@ switch (args[0])
         {
             var line = Encoding.UTF8.GetBytes($"{tag}-{i}\n");
             SafeFile.Update(target, current => [.. current ?? [], .. line], options);
+        }
+
+        Console.WriteLine("done");
+        return 0;
+
+    case "ensure":
+        foreach (var keyLine in File.ReadAllLines(args[5]))
+        {
+            var key = SshPublicKey.Parse(keyLine);
+            SafeFile.Update(target, current =>
+            {
+                var document = AuthorizedKeysDocument.Parse(current ?? []);
+                return document.EnsurePresent([key]) == 0 ? null : document.ToBytes();
+            }, options);
         }
 
         Console.WriteLine("done");

@@ -114,6 +114,8 @@ internal static class KeysLintCommand
         {
             using var buffer = new MemoryStream();
             await input.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            // a signal can end a blocked read early; what was read then is not the whole input
+            cancellationToken.ThrowIfCancellationRequested();
             return buffer.ToArray();
         }
     }

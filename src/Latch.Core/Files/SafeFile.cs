@@ -30,7 +30,8 @@ public static class SafeFile
     /// Read-modify-write of a file in a user's home under the directory lock. <paramref name="transform"/>
     /// gets the current content (null when the file is missing) and returns the new content, or null to
     /// leave the file alone. Returning the same bytes also writes nothing. A written file always gets
-    /// <see cref="SafeFileOptions.FileMode"/> and the user as owner.
+    /// <see cref="SafeFileOptions.FileMode"/> and the user as owner. The transform runs under the lock,
+    /// so it should be quick and must not call SafeFile for the same directory.
     /// </summary>
     /// <exception cref="SafeFileException">A check failed, the lock timed out, or a system call failed;
     /// the file is unchanged unless the message says otherwise.</exception>
@@ -47,8 +48,8 @@ public static class SafeFile
         using var directory = UserDirectories.OpenParent(
             path, context, options.CreateDirectory ? options.DirectoryMode : null, out var directoryPath)
             ?? throw context.Refuse(SafeFileFailure.DirectoryMissing,
-                $"a directory on the way to it is missing and SafeFileOptions.CreateDirectory is off",
-                "create the directory (owned by the user, mode 0700) or allow SafeFile to, and retry");
+                $"{directoryPath} does not exist and SafeFileOptions.CreateDirectory is off",
+                $"create it (owned by uid {path.Uid}, mode 0700) or let SafeFile create it, and retry");
 
         DirectoryLock.Acquire(directory, directoryPath, options, context, cancellationToken);
         var filePath = directoryPath + "/" + path.FileName;
@@ -70,16 +71,17 @@ public static class SafeFile
     /// group/world-writable. Concurrent writers in one directory are serialized by the same directory lock.
     /// </summary>
     /// <exception cref="SafeFileException">A check failed or a system call failed; the file is unchanged.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="mode"/> has group/other write or non-permission bits.</exception>
     public static void WriteSystemFile(string path, ReadOnlySpan<byte> content, int mode, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var context = new SafeFileContext("write", path);
         if (mode is < 0 or > 0b111_111_111 || (mode & 0b000_010_010) != 0)
         {
-            throw context.Refuse(SafeFileFailure.InvalidPath,
-                $"the mode 0{Convert.ToString(mode, 8)} is not permission bits without group or other write",
-                "pass a mode such as 0440 or 0644");
+            throw new ArgumentOutOfRangeException(nameof(mode), $"0{Convert.ToString(mode, 8)}",
+                "a system file's mode must be permission bits only (at most 0777) without group or other write, such as 0440 or 0644.");
         }
+
+        var context = new SafeFileContext("write", path);
 
         var name = path[(path.LastIndexOf('/') + 1)..];
         var parent = path[..Math.Max(path.LastIndexOf('/'), 0)];

@@ -46,18 +46,6 @@ public enum SafeFileFailure
 /// </summary>
 public sealed class SafeFileException : LatchException
 {
-    public SafeFileException()
-    {
-    }
-
-    public SafeFileException(string message) : base(message)
-    {
-    }
-
-    public SafeFileException(string message, Exception innerException) : base(message, innerException)
-    {
-    }
-
     public SafeFileException(SafeFileFailure reason, string path, string message, int errno = 0) : base(message)
     {
         Reason = reason;

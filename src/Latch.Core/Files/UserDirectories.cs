@@ -11,7 +11,8 @@ internal static class UserDirectories
 {
     /// <summary>
     /// Opens the directory that holds the target. Returns null when a directory is missing and
-    /// <paramref name="createMode"/> is null; otherwise creates it owned by the user.
+    /// <paramref name="createMode"/> is null (then <paramref name="directoryPath"/> names the missing one);
+    /// otherwise creates it owned by the user.
     /// </summary>
     public static SafeFd? OpenParent(TargetPath target, SafeFileContext context, int? createMode, out string directoryPath)
     {
@@ -29,6 +30,7 @@ internal static class UserDirectories
                     if (createMode is not int mode)
                     {
                         current.Dispose();
+                        directoryPath = path;
                         return null;
                     }
 

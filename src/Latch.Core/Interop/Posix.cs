@@ -93,7 +93,7 @@ internal static unsafe class Posix
     public static int ReadAll(SafeFd fd, int sizeHint, int maxBytes, out byte[] content)
     {
         content = [];
-        var buffer = new byte[Math.Clamp(sizeHint + 1, 4096, maxBytes + 1)];
+        var buffer = new byte[Math.Min(Math.Max(sizeHint + 1, 4096), maxBytes + 1)];
         var length = 0;
         while (true)
         {

@@ -18,21 +18,43 @@ public readonly struct KeyIdentity : IEquatable<KeyIdentity>
 
     // The caller guarantees nobody writes to blob afterwards.
     internal KeyIdentity(string type, ReadOnlyMemory<byte> blob, bool owned)
+        : this(type, blob, Hash(blob.Span))
     {
         _ = owned;
+    }
+
+    internal KeyIdentity(string type, ReadOnlyMemory<byte> blob, int hash)
+    {
         _type = type;
         _blob = blob;
-        var hash = new HashCode();
-        hash.AddBytes(blob.Span);
-        hash.Add(type.Length);
-        _hash = hash.ToHashCode();
+        _hash = hash;
+    }
+
+    /// <summary>
+    /// Marvin (the randomised string hash) over the length and the last 32 bytes of the blob, where every key
+    /// type keeps its key material (or, for a certificate, its signature). Constant time per key, and seeded
+    /// per process, so a file crafted to collide cannot slow the HashSet behind EnsurePresent down much.
+    /// </summary>
+    internal static int Hash(ReadOnlySpan<byte> blob)
+    {
+        var tail = blob[^Math.Min(blob.Length, 32)..];
+        if ((tail.Length & 1) != 0)
+        {
+            tail = tail[1..];
+        }
+
+        var hash = string.GetHashCode(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(tail));
+        return HashCode.Combine(hash, blob.Length);
     }
 
     public string Type => _type ?? "";
 
     public ReadOnlyMemory<byte> Blob => _blob;
 
-    public string Sha256Fingerprint => Fingerprint.Sha256(_blob.Span);
+    /// <summary>As ssh-keygen -l prints it (for a certificate, that of the certified key).</summary>
+    public string Sha256Fingerprint => KeyType.Find(Type) is { } type
+        ? Fingerprint.Sha256(KeyBlobChecker.FingerprintBlob(type, _blob).Span)
+        : Fingerprint.Sha256(_blob.Span);
 
     public static bool operator ==(KeyIdentity left, KeyIdentity right) => left.Equals(right);
 

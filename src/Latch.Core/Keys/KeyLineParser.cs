@@ -37,7 +37,7 @@ internal static class KeyLineParser
         var firstEnd = TokenEnd(line, start);
         if (KeyType.Find(line[start..firstEnd]) is { } type)
         {
-            return ParseKey(raw, type, start, optionsEnd: start, [], arena, deep, out key);
+            return ParseKey(raw, type, start, optionsEnd: start, Array.Empty<KeyOption>(), arena, deep, out key);
         }
 
         if (KeyType.RefusalHint(line[start..firstEnd]) is { } refusal)
@@ -77,7 +77,7 @@ internal static class KeyLineParser
     }
 
     private static KeyParseError? ParseKey(
-        ReadOnlyMemory<byte> raw, KeyType type, int typeStart, int optionsEnd, List<KeyOption> options, BlobArena? arena, bool deep, out SshPublicKey? key)
+        ReadOnlyMemory<byte> raw, KeyType type, int typeStart, int optionsEnd, IReadOnlyList<KeyOption> options, BlobArena? arena, bool deep, out SshPublicKey? key)
     {
         key = null;
         var line = raw.Span;

@@ -22,7 +22,7 @@ internal static class KeyOptionsParser
     /// <summary>Parses options starting at <paramref name="start"/>; on success <paramref name="end"/> is the first space, tab or end of line.</summary>
     public static KeyParseError? Parse(ReadOnlySpan<byte> line, int start, out int end, out List<KeyOption> options)
     {
-        options = [];
+        options = new List<KeyOption>(2);
         end = start;
         var i = start;
         while (true)
@@ -71,7 +71,6 @@ internal static class KeyOptionsParser
                 }
 
                 var quote = i;
-                var value = new StringBuilder();
                 i++;
                 var valueStart = i;
                 while (i < line.Length && line[i] != (byte)'"')
@@ -93,14 +92,19 @@ internal static class KeyOptionsParser
                     return Error("unterminated quote in options", quote);
                 }
 
-                var text = Encoding.UTF8.GetString(line[valueStart..i]).Replace("\\\"", "\"", StringComparison.Ordinal);
+                var text = Encoding.UTF8.GetString(line[valueStart..i]);
+                if (text.Contains('\\', StringComparison.Ordinal))
+                {
+                    text = text.Replace("\\\"", "\"", StringComparison.Ordinal);
+                }
+
                 i++;
                 if (CheckValue(name, text) is { } problem)
                 {
                     return Error(problem, valueStart);
                 }
 
-                if (name is "command" or "principals" or "from" && options.Exists(o => o.Name == name))
+                if (name is "command" or "principals" or "from" && Contains(options, name))
                 {
                     return Error($"option '{name}' appears more than once", nameStart);
                 }
@@ -128,6 +132,19 @@ internal static class KeyOptionsParser
     }
 
     private static KeyParseError Error(string message, int index) => new(message, index + 1);
+
+    private static bool Contains(List<KeyOption> options, string name)
+    {
+        foreach (var option in options)
+        {
+            if (ReferenceEquals(option.Name, name))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static string? CanonicalName(ReadOnlySpan<byte> word, out bool takesValue)
     {

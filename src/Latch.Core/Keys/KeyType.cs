@@ -33,12 +33,12 @@ internal sealed class KeyType
     ];
 
     // Names people put where a key type belongs that sshd will not take; each gets a specific hint.
-    private static readonly (string Name, string Hint)[] s_refused =
+    private static readonly (byte[] Name, string Hint)[] s_refused =
     [
-        ("ssh-dss", "DSA keys are disabled since OpenSSH 7.0 and removed in 10.0; use ssh-ed25519"),
-        ("ssh-dss-cert-v01@openssh.com", "DSA keys are disabled since OpenSSH 7.0 and removed in 10.0; use ssh-ed25519"),
-        ("rsa-sha2-256", "that is a signature algorithm, not a key type; write 'ssh-rsa'"),
-        ("rsa-sha2-512", "that is a signature algorithm, not a key type; write 'ssh-rsa'"),
+        ("ssh-dss"u8.ToArray(), "DSA keys are disabled since OpenSSH 7.0 and removed in 10.0; use ssh-ed25519"),
+        ("ssh-dss-cert-v01@openssh.com"u8.ToArray(), "DSA keys are disabled since OpenSSH 7.0 and removed in 10.0; use ssh-ed25519"),
+        ("rsa-sha2-256"u8.ToArray(), "that is a signature algorithm, not a key type; write 'ssh-rsa'"),
+        ("rsa-sha2-512"u8.ToArray(), "that is a signature algorithm, not a key type; write 'ssh-rsa'"),
     ];
 
     private KeyType(string name, KeyAlgorithm algorithm, bool isCertificate, EcCurve? curve)
@@ -111,7 +111,7 @@ internal sealed class KeyType
     {
         foreach (var (refused, hint) in s_refused)
         {
-            if (name.SequenceEqual(Encoding.ASCII.GetBytes(refused)))
+            if (name.SequenceEqual(refused))
             {
                 return hint;
             }

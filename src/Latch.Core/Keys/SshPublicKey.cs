@@ -16,6 +16,9 @@ public sealed class SshPublicKey
     private string? _sha256;
     private string? _md5;
 
+    // 0 until the identity hash is first needed (most parsed keys are never hashed); then 1 << 32 | hash
+    private long _hashState;
+
     internal SshPublicKey(
         KeyType type, ReadOnlyMemory<byte> blob, IReadOnlyList<KeyOption> options, ReadOnlyMemory<byte> optionsText,
         ReadOnlyMemory<byte>? commentText, BlobFacts facts)
@@ -27,7 +30,6 @@ public sealed class SshPublicKey
         _commentText = commentText;
         Bits = facts.Bits;
         Warning = facts.Warning;
-        Identity = new KeyIdentity(type.Name, blob, owned: true);
     }
 
     /// <summary>The key type as written on the line, e.g. <c>ssh-ed25519</c>.</summary>
@@ -55,7 +57,20 @@ public sealed class SshPublicKey
     /// <summary>Something wrong that does not make the line invalid, e.g. an RSA key too short for sshd.</summary>
     public string? Warning { get; }
 
-    public KeyIdentity Identity { get; }
+    public KeyIdentity Identity
+    {
+        get
+        {
+            var state = Volatile.Read(ref _hashState);
+            if (state == 0)
+            {
+                state = (1L << 32) | (uint)KeyIdentity.Hash(Blob.Span);
+                Volatile.Write(ref _hashState, state);
+            }
+
+            return new KeyIdentity(_type.Name, Blob, (int)state);
+        }
+    }
 
     /// <summary>As <c>ssh-keygen -l -E sha256</c> prints it; for a certificate, that of the certified key.</summary>
     public string Sha256Fingerprint => _sha256 ??= Fingerprint.Sha256(FingerprintBlob.Span);

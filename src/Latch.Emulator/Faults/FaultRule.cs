@@ -33,12 +33,12 @@ public enum FaultKind
 }
 
 /// <summary>
-/// One injected fault: which endpoint group (imds, wireserver, keyvault, arm, identity, or * for all), an optional
+/// One injected fault: which endpoint group (imds, wireserver, hostgaplugin, keyvault, arm, identity, or * for all), an optional
 /// path prefix, the kind, and how many requests it hits (null: until cleared).
 /// </summary>
 public sealed record FaultRule
 {
-    public static readonly IReadOnlyList<string> Groups = ["imds", "wireserver", "keyvault", "arm", "identity", "*"];
+    public static readonly IReadOnlyList<string> Groups = ["imds", "wireserver", "hostgaplugin", "keyvault", "arm", "identity", "*"];
 
     public required string Group { get; init; }
     public required FaultKind Kind { get; init; }

@@ -135,6 +135,9 @@ internal static class EmulatorPipeline
             case "wireserver":
                 context.Response.ContentType = "text/xml; charset=utf-8";
                 return context.Response.WriteAsync(WireErrorXml(status == 429 ? "TooManyRequests" : "ServiceError", message), context.RequestAborted);
+            case "hostgaplugin":
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                return context.Response.WriteAsync(message, context.RequestAborted);
             case "imds":
                 context.Response.ContentType = "application/json; charset=utf-8";
                 return context.Response.WriteAsync($"{{\"error\":\"{message}\"}}", context.RequestAborted);

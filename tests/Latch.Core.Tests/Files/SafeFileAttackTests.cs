@@ -232,52 +232,72 @@ public sealed class SafeFileAttackTests : IDisposable
     /// </summary>
     private static (int Written, int Refused) RaceUpdates(UserFileTarget target, string real, string swap, int swaps)
     {
-        var done = 0;
+        var stop = 0;
+        Exception? racerFailure = null;
+        var victim = new FileInfo(swap).LinkTarget!;
         var racer = new Thread(() =>
         {
-            var victim = new FileInfo(swap).LinkTarget!;
-            for (var i = 0; i < swaps; i++)
+            try
             {
-                if (i % 2 == 0 && !TestLibc.LStat(swap).IsSymlink)
+                for (var i = 0; i < swaps && Volatile.Read(ref stop) == 0; i++)
                 {
-                    // an update renamed its file over the planted link (the safe outcome): plant it again
-                    File.Delete(swap);
-                    File.CreateSymbolicLink(swap, victim);
-                }
+                    if (i % 2 == 0 && !TestLibc.LStat(swap).IsSymlink)
+                    {
+                        // an update renamed its file over the planted link (the safe outcome): plant it again
+                        File.Delete(swap);
+                        File.CreateSymbolicLink(swap, victim);
+                    }
 
-                Assert.True(TestLibc.Exchange(real, swap));
+                    if (!TestLibc.Exchange(real, swap))
+                    {
+                        throw new IOException($"renameat2(RENAME_EXCHANGE) of {real} and {swap} failed");
+                    }
 
-                // hold each state for a random 0–500 µs so swaps land in every phase of an update
-                var hold = Stopwatch.StartNew();
-                var until = TimeSpan.FromMicroseconds(Random.Shared.Next(500));
-                while (hold.Elapsed < until)
-                {
-                    Thread.SpinWait(20);
+                    // hold each state for a random 0–500 µs so swaps land in every phase of an update
+                    var hold = Stopwatch.StartNew();
+                    var until = TimeSpan.FromMicroseconds(Random.Shared.Next(500));
+                    while (hold.Elapsed < until)
+                    {
+                        Thread.SpinWait(20);
+                    }
                 }
             }
-
-            Volatile.Write(ref done, 1);
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                racerFailure = e;
+            }
+            finally
+            {
+                Volatile.Write(ref stop, 1);
+            }
         });
         var written = 0;
         var refused = 0;
         racer.Start();
-        var line = 0;
-        while (Volatile.Read(ref done) == 0)
+        try
         {
-            try
+            for (var line = 0; Volatile.Read(ref stop) == 0; line++)
             {
-                var mine = Encoding.ASCII.GetBytes($"ssh-ed25519 AAAAline{line++}\n");
-                SafeFile.Update(target, current => [.. current ?? [], .. mine], new SafeFileOptions { CreateDirectory = false }, TestContext.Current.CancellationToken);
-                written++;
-            }
-            catch (SafeFileException e) when (e.Reason is SafeFileFailure.SymlinkRefused or SafeFileFailure.NotADirectory
-                or SafeFileFailure.NotARegularFile or SafeFileFailure.DirectoryMissing or SafeFileFailure.IoError)
-            {
-                refused++;
+                try
+                {
+                    var mine = Encoding.ASCII.GetBytes($"ssh-ed25519 AAAAline{line}\n");
+                    SafeFile.Update(target, current => [.. current ?? [], .. mine], new SafeFileOptions { CreateDirectory = false }, TestContext.Current.CancellationToken);
+                    written++;
+                }
+                catch (SafeFileException e) when (e.Reason is SafeFileFailure.SymlinkRefused or SafeFileFailure.NotADirectory
+                    or SafeFileFailure.NotARegularFile or SafeFileFailure.DirectoryMissing or SafeFileFailure.IoError)
+                {
+                    refused++;
+                }
             }
         }
+        finally
+        {
+            Volatile.Write(ref stop, 1);
+            racer.Join();
+        }
 
-        racer.Join();
+        Assert.Null(racerFailure);
         return (written, refused);
     }
 }

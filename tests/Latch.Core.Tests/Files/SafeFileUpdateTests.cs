@@ -51,6 +51,7 @@ public sealed class SafeFileUpdateTests : IDisposable
             SafeFile.Update(target, _ => s_key, new SafeFileOptions { CreateDirectory = false }, Token));
 
         Assert.Equal(SafeFileFailure.DirectoryMissing, error.Reason);
+        Assert.Contains($"{home}/.ssh does not exist and SafeFileOptions.CreateDirectory is off", error.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(home));
     }
 
@@ -188,6 +189,20 @@ public sealed class SafeFileUpdateTests : IDisposable
 
         Assert.True(SafeFile.Update(target, current => [.. current!, .. s_key], cancellationToken: Token).Changed);
         Assert.Equal(["authorized_keys"], Directory.EnumerateFileSystemEntries(target.Home + "/.ssh").Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Refuses_a_current_file_larger_than_the_limit_and_keeps_it()
+    {
+        var target = _tree.MakeHomeWithKeys("alice", _uid, _gid, keys: new string('x', 200));
+        var before = TestTree.Snapshot(target.Home);
+
+        var error = Assert.Throws<SafeFileException>(() =>
+            SafeFile.Update(target, _ => s_key, new SafeFileOptions { MaxFileSize = 100 }, Token));
+
+        Assert.Equal(SafeFileFailure.TooLarge, error.Reason);
+        Assert.Equal(before, TestTree.Snapshot(target.Home));
+        Assert.True(SafeFile.Update(target, _ => s_key, new SafeFileOptions { MaxFileSize = 200 }, Token).Changed);
     }
 
     [Fact]

@@ -175,6 +175,20 @@ public sealed class KeyLineParsingTests
         Assert.Equal(plain.Identity.GetHashCode(), restricted.Identity.GetHashCode());
         Assert.NotEqual(plain.Identity, TestKeys.Key(TestKeys.Ed25519Blob()).Identity);
         Assert.Equal(plain.Identity, new KeyIdentity("ssh-ed25519", blob));
+        Assert.Equal(plain.Sha256Fingerprint, plain.Identity.Sha256Fingerprint);
+    }
+
+    [Fact]
+    public void A_certificate_fingerprints_as_the_key_it_certifies()
+    {
+        var certificate = TestKeys.Key(TestKeys.Ed25519CertBlob());
+        var certifiedKey = certificate.Blob.Span.Slice(4 + 32 + 4 + 32, 4 + 32).ToArray();
+        var plain = TestKeys.Key(TestKeys.Ed25519Blob(certifiedKey[4..]));
+
+        Assert.Equal(plain.Sha256Fingerprint, certificate.Sha256Fingerprint);
+        Assert.Equal(plain.Md5Fingerprint, certificate.Md5Fingerprint);
+        Assert.Equal(plain.Sha256Fingerprint, certificate.Identity.Sha256Fingerprint);
+        Assert.NotEqual(plain.Identity, certificate.Identity);
     }
 
     [Fact]

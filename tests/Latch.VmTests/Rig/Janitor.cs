@@ -43,14 +43,14 @@ internal static class Janitor
         }
     }
 
-    /// <summary>Cleans every rig whose owner process is gone; returns the ids it cleaned.</summary>
+    /// <summary>
+    /// Cleans every rig whose owner process is gone; returns the ids it cleaned. Test processes running at the
+    /// same time sweep one after the other (an exclusive lock on a file), so no two clean the same run.
+    /// </summary>
     public static async Task<IReadOnlyList<string>> SweepAsync(CancellationToken cancellationToken = default)
     {
-        if (!Directory.Exists(OwnerDirectory))
-        {
-            return [];
-        }
-
+        Directory.CreateDirectory(OwnerDirectory);
+        using var sweepLock = await LockAsync(cancellationToken);
         var cleaned = new List<string>();
         foreach (var file in Directory.EnumerateFiles(OwnerDirectory, "*.owner"))
         {
@@ -67,6 +67,23 @@ internal static class Janitor
         }
 
         return cleaned;
+    }
+
+    private static async Task<FileStream> LockAsync(CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(OwnerDirectory, ".sweep.lock");
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                // FileShare.None is an exclusive flock on Linux, released if the holder dies
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 600)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
     }
 
     private static async Task CleanAsync(string id, string? directory, CancellationToken cancellationToken)

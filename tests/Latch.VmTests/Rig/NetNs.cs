@@ -53,7 +53,11 @@ internal static class NetNs
             await Task.Delay(100, cancellationToken);
         }
 
-        await Command.CheckAsync(["ip", "netns", "del", name], cancellationToken: cancellationToken);
+        var deleted = await Command.RunAsync(["ip", "netns", "del", name], cancellationToken: cancellationToken);
+        if (!deleted.Succeeded && Exists(name))
+        {
+            throw new RigException($"'ip netns del {name}' failed: {deleted.Stderr.Trim()}; delete it by hand once no process uses it");
+        }
     }
 
     /// <summary>A socket that lives in namespace <paramref name="name"/>.</summary>
@@ -103,7 +107,14 @@ internal static class NetNs
     }
 
     /// <summary>An HttpClient whose connections start inside namespace <paramref name="name"/> (IP literals only).</summary>
-    public static HttpClient CreateHttpClient(string name, TimeSpan? timeout = null)
+    public static HttpClient CreateHttpClient(string name, TimeSpan? timeout = null) =>
+        new(CreateHandler(name)) { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+
+    /// <summary>
+    /// A handler whose connections start inside namespace <paramref name="name"/> (IP literals only). With
+    /// <paramref name="caCertificatePath"/>, HTTPS servers must chain to that CA alone (the emulator's), not the system roots.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler(string name, string? caCertificatePath = null)
     {
         var handler = new SocketsHttpHandler
         {
@@ -115,6 +126,19 @@ internal static class NetNs
                 return new NetworkStream(socket, ownsSocket: true);
             },
         };
-        return new HttpClient(handler) { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        if (caCertificatePath is not null)
+        {
+            handler.SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+                {
+                    TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                    CustomTrustStore = { System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(caCertificatePath)) },
+                    RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                },
+            };
+        }
+
+        return handler;
     }
 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs Latch's benchmarks in Release and prints plain tables (operation, mean, allocated, goal, verdict).
+#   bench/run.sh core    Latch.Core: authorized_keys parse/serialise/merge on 100k lines, fingerprints
+#   bench/run.sh provision  latchd vs Debian's waagent in rig VMs: start to Ready, peak and idle RSS (root)
+# More suites (provision, guard, cli, all) plug in as further cases below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+suite="${1:-}"
+case "$suite" in
+  core)
+    # BenchmarkDotNet's own progress goes to a log; the table is the last thing printed
+    log="$(mktemp -t latch-bench-core.XXXXXX)"
+    if dotnet run -c Release --project bench/Latch.Bench -- core >"$log" 2>&1; then status=0; else status=$?; fi
+    sed -n '/^operation  /,$p' "$log"
+    if [ "$status" -ne 0 ]; then
+      if ! grep -q '^operation  ' "$log"; then tail -40 "$log" >&2; fi
+      echo "bench core: some benchmarks missed their goal or failed (full log: $log)" >&2
+      exit "$status"
+    fi
+    rm -f "$log"
+    ;;
+  provision)
+    # progress per round goes to stderr; the table to stdout
+    dotnet run -c Release --project bench/Latch.Bench.Provision
+    ;;
+  *)
+    echo "usage: bench/run.sh core|provision" >&2
+    exit 2
+    ;;
+esac
