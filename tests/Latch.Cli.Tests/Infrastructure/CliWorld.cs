@@ -66,11 +66,12 @@ internal sealed class CliWorld : IAsyncDisposable
             var uid = user == "root" ? 0 : 42000 + i;
             Chown(home, uid);
             var passwd = Path.Combine(vmRoot, "passwd");
-            // sshd's privilege-separation user must exist in the VM's passwd too
+            // sshd's privilege-separation user must exist in the VM's passwd too; root's home is inside the VM as well,
+            // so nothing a script does as root can reach this machine's /root
             var system = string.Concat(File.ReadAllLines("/etc/passwd").Where(l => l.StartsWith("sshd:", StringComparison.Ordinal) || l.StartsWith("nobody:", StringComparison.Ordinal)).Select(l => l + "\n"));
             await File.WriteAllTextAsync(passwd, user == "root"
                 ? $"root:x:0:0:root:{home}:/bin/bash\n{system}"
-                : $"root:x:0:0:root:/root:/bin/bash\n{user}:x:{uid}:{uid}::{home}:/bin/bash\n{system}");
+                : $"root:x:0:0:root:{Path.Combine(vmRoot, "root")}:/bin/bash\n{user}:x:{uid}:{uid}::{home}:/bin/bash\n{system}");
             vms.Add(new EmulatedVm(name, user, uid, home, passwd));
             if (seededKey is not null)
             {

@@ -33,7 +33,8 @@ internal sealed class ScriptVm : IDisposable
         Directory.CreateDirectory(home);
         CliWorld.Chown(home, uid);
         var passwd = Path.Combine(root, "passwd");
-        File.WriteAllText(passwd, $"root:x:0:0:root:/root:/bin/bash\n{user}:x:{uid}:{uid}::{home}:/bin/bash\n");
+        Directory.CreateDirectory(Path.Combine(root, "root"));
+        File.WriteAllText(passwd, $"root:x:0:0:root:{Path.Combine(root, "root")}:/bin/bash\n{user}:x:{uid}:{uid}::{home}:/bin/bash\n");
         return new ScriptVm(root, home, passwd, uid);
     }
 
