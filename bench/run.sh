@@ -2,6 +2,7 @@
 # Runs Latch's benchmarks in Release and prints plain tables (operation, mean, allocated, goal, verdict).
 #   bench/run.sh core    Latch.Core: authorized_keys parse/serialise/merge on 100k lines, fingerprints
 #   bench/run.sh provision  latchd vs Debian's waagent in rig VMs: start to Ready, peak and idle RSS (root)
+#   bench/run.sh cli     latch CLI vs the emulator: connect overhead, first sync, keys sync --all over 1,000 VMs (root)
 # More suites (provision, guard, cli, all) plug in as further cases below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +26,12 @@ case "$suite" in
     # progress per round goes to stderr; the table to stdout
     dotnet run -c Release --project bench/Latch.Bench.Provision
     ;;
+  cli)
+    # progress to stderr; the table to stdout
+    bash bench/cli.sh
+    ;;
   *)
-    echo "usage: bench/run.sh core|provision" >&2
+    echo "usage: bench/run.sh core|provision|cli" >&2
     exit 2
     ;;
 esac
