@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs Latch's benchmarks in Release and prints plain tables (operation, mean, allocated, goal, verdict).
 #   bench/run.sh core    Latch.Core: authorized_keys parse/serialise/merge on 100k lines, fingerprints
-#   bench/run.sh guard   key guard: AuthorizedKeysCommand latency (vs an EIC-style script), restore latency, idle RSS/CPU
+#   bench/run.sh provision  latchd vs Debian's waagent in rig VMs: start to Ready, peak and idle RSS (root)
+#   bench/run.sh cli     latch CLI vs the emulator: connect overhead, first sync, keys sync --all over 1,000 VMs (root)
+#   bench/run.sh guard   key guard: AuthorizedKeysCommand latency (vs an EIC-style script), restore latency, idle RSS/CPU (root)
 # More suites (provision, guard, cli, all) plug in as further cases below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,14 @@ case "$suite" in
     fi
     rm -f "$log"
     ;;
+  provision)
+    # progress per round goes to stderr; the table to stdout
+    dotnet run -c Release --project bench/Latch.Bench.Provision
+    ;;
+  cli)
+    # progress to stderr; the table to stdout
+    bash bench/cli.sh
+    ;;
   guard)
     # the shipped binary: a NativeAOT latchd, and the emulator for the EIC-style comparison's IMDS (needs root)
     out=artifacts/bench/latchd
@@ -31,7 +41,7 @@ case "$suite" in
     dotnet run -c Release --project bench/Latch.Bench -- guard "$PWD/$out/latchd" "$PWD/$emulator"
     ;;
   *)
-    echo "usage: bench/run.sh core|guard" >&2
+    echo "usage: bench/run.sh core|provision|cli|guard" >&2
     exit 2
     ;;
 esac

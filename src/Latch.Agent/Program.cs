@@ -1,21 +1,17 @@
-using System.CommandLine;
-using Latch.Agent.Commands;
 using Latch.Agent.Guard;
 
 namespace Latch.Agent;
 
 internal static class Program
 {
-    private static int Main(string[] args)
+    private static Task<int> Main(string[] args)
     {
-        // sshd runs this on every login attempt: answer before anything else is built (see AuthorizedKeysCommand)
+        // sshd may run `latchd authorized-keys` (instead of latch-akc) on every login: answer before the parser is built
         if (args.Length > 0 && args[0] == AuthorizedKeysCommand.Name)
         {
-            return AuthorizedKeysCommand.Run(args[1..], Console.OpenStandardOutput(), Console.Error, TimeProvider.System);
+            return Task.FromResult(AuthorizedKeysCommand.Run(args[1..], Console.OpenStandardOutput(), Console.Error, TimeProvider.System));
         }
 
-        var root = new RootCommand("latchd: the Latch agent inside an Azure Linux VM");
-        GuardCommands.AddTo(root);
-        return root.Parse(args).Invoke();
+        return AgentCommandLine.RunAsync(args, new AgentStreams(Console.In, Console.Out, Console.Error));
     }
 }

@@ -51,6 +51,12 @@ public sealed class ImdsClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Parses a saved <c>/metadata/instance</c> document (e.g. <c>latchd provision --dry-run --imds-json FILE</c>).
+    /// </summary>
+    /// <exception cref="AzureFormatException">The JSON is malformed or lacks a field Latch relies on.</exception>
+    public static ImdsInstance ParseInstance(ReadOnlySpan<byte> json) => Parse(json);
+
     /// <summary>Parses an IMDS instance document; tolerant of unknown fields, strict about the ones Latch relies on.</summary>
     internal static ImdsInstance Parse(ReadOnlySpan<byte> json)
     {

@@ -1,8 +1,12 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Azure;
 using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Security.KeyVault.Secrets;
 using Latch.Azure.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using SdkAccessToken = Azure.Core.AccessToken;
 using SdkRetryOptions = Azure.Core.RetryOptions;
 using SdkSecret = Azure.Security.KeyVault.Secrets.KeyVaultSecret;
@@ -16,10 +20,16 @@ namespace Latch.Azure;
 /// </summary>
 public sealed class KeyVaultSecretsClient : IDisposable
 {
+    /// <summary>Requests the SDK put on the wire during the current call (read by <see cref="CallAsync"/> for its errors).</summary>
+    private static readonly AsyncLocal<StrongBox<int>?> s_requestsSent = new();
+
     private readonly SecretClient _client;
     private readonly HttpClient _http;
     private readonly TimeSpan _totalDeadline;
     private readonly Uri _vault;
+    private readonly RetryPolicy _retry;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
 
     /// <param name="getToken">Returns a token for a resource such as <c>https://vault.azure.net</c> (e.g. <see cref="ManagedIdentityCredential.GetTokenAsync"/>).</param>
     public KeyVaultSecretsClient(KeyVaultSecretsClientOptions options, Func<string, CancellationToken, ValueTask<AccessToken>> getToken)
@@ -34,6 +44,9 @@ public sealed class KeyVaultSecretsClient : IDisposable
         options.Validate("Key Vault");
         _vault = options.BaseAddress;
         _totalDeadline = options.Retry.TotalDeadline;
+        _time = options.TimeProvider;
+        _retry = new RetryPolicy(options.Retry, _time);
+        _logger = options.Logger ?? NullLogger.Instance;
         var handler = options.Handler ?? HttpHandlerFactory.Create(options);
         _http = new HttpClient(handler, disposeHandler: options.Handler is null) { Timeout = Timeout.InfiniteTimeSpan };
         var sdkOptions = new SecretClientOptions(SecretClientOptions.ServiceVersion.V7_5)
@@ -42,6 +55,7 @@ public sealed class KeyVaultSecretsClient : IDisposable
             DisableChallengeResourceVerification = !options.VerifyChallengeResource,
         };
         ConfigureRetry(sdkOptions.Retry, options);
+        sdkOptions.AddPolicy(new CountingPolicy(), HttpPipelinePosition.BeforeTransport);
         sdkOptions.Diagnostics.ApplicationId = "Latch";
         sdkOptions.Diagnostics.IsLoggingContentEnabled = false;
         _client = new SecretClient(options.BaseAddress, credential, sdkOptions);
@@ -105,19 +119,39 @@ public sealed class KeyVaultSecretsClient : IDisposable
 
     private async Task<T> CallAsync<T>(string operation, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(_totalDeadline);
+        using var timer = new CancellationTokenSource(_totalDeadline, _time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+        var sent = new StrongBox<int>();
+        s_requestsSent.Value = sent;
         try
         {
-            return await call(deadline.Token).ConfigureAwait(false);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return await call(deadline.Token).ConfigureAwait(false);
+                }
+                catch (JsonException e) when (attempt < _retry.Options.MaxAttempts)
+                {
+                    // the SDK retries transport failures and transient statuses, not a 2xx body it cannot parse
+                    var delay = _retry.BackoffAfter(attempt);
+                    Log.Retrying(_logger, "Key Vault", operation, attempt, $"the response is not valid JSON ({FirstLine(e.Message)})", delay.TotalMilliseconds);
+                    await Task.Delay(delay, _time, deadline.Token).ConfigureAwait(false);
+                }
+            }
         }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or AggregateException && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new AzureRequestException($"Key Vault {operation} at {_vault} did not finish within the {_totalDeadline.TotalSeconds:0.#} s deadline (RetryOptions.TotalDeadline).", null, null, 0, e);
+            // the SDK reports a deadline that fell between its retries as an AggregateException of the attempts
+            throw new AzureRequestException($"Key Vault {operation} at {_vault} did not finish within the {_totalDeadline.TotalSeconds:0.#} s deadline (RetryOptions.TotalDeadline) after {Sent(sent)} request(s).", null, null, sent.Value, e);
+        }
+        catch (JsonException e)
+        {
+            throw new AzureRequestException($"Key Vault {operation} at {_vault} failed after {Sent(sent)} request(s): the response is not valid JSON ({FirstLine(e.Message)}).", null, null, sent.Value, e);
         }
         catch (RequestFailedException e)
         {
-            throw Describe(operation, e);
+            throw Describe(operation, e, sent.Value);
         }
         catch (AggregateException e) when (e.InnerExceptions.Count > 0)
         {
@@ -127,28 +161,62 @@ public sealed class KeyVaultSecretsClient : IDisposable
             var tls = TlsFailure(last) is { } auth
                 ? $" The TLS handshake failed ({FirstLine(auth.Message)}): if the vault uses a private CA (the emulator), set CaCertificatePath to its CA certificate."
                 : "";
+            var requests = Math.Max(sent.Value, e.InnerExceptions.Count);
             throw new AzureRequestException(
-                $"Key Vault {operation} at {_vault} failed after {e.InnerExceptions.Count} attempt(s): {FirstLine(last.Message)}.{tls}",
-                status, (last as RequestFailedException)?.ErrorCode, e.InnerExceptions.Count, e);
+                $"Key Vault {operation} at {_vault} failed after {requests} request(s): {FirstLine(last.Message)}.{tls}",
+                status, (last as RequestFailedException)?.ErrorCode, requests, e);
         }
         catch (HttpRequestException e)
         {
-            throw new AzureRequestException($"Key Vault {operation} at {_vault} failed: {FirstLine(e.Message)}", null, null, 0, e);
+            throw new AzureRequestException($"Key Vault {operation} at {_vault} failed: {FirstLine(e.Message)}", null, null, sent.Value, e);
         }
     }
 
-    private AzureRequestException Describe(string operation, RequestFailedException e)
+    private static string Sent(StrongBox<int> sent) => sent.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private AzureRequestException Describe(string operation, RequestFailedException e, int requests)
     {
-        var hint = e.Status switch
+        var inner = InnerErrorCode(e);
+        var hint = (e.Status, inner) switch
         {
-            401 => " The token was refused: check the identity's tenant and that the token is for https://vault.azure.net.",
-            403 => " The identity lacks permission: grant it the 'Key Vault Secrets User' (read) or 'Key Vault Secrets Officer' (write) role, or an access policy with get/list/set.",
-            0 => " No response arrived: check that the vault is reachable from this machine.",
+            (401, _) => " The token was refused: check the identity's tenant and that the token is for https://vault.azure.net.",
+            // a disabled secret is forbidden to everyone: no role would help
+            (403, "SecretDisabled") => " The secret is disabled in the vault: enable it (az keyvault secret set-attributes --enabled true) or stop using it.",
+            (403, _) => " The identity lacks permission: grant it the 'Key Vault Secrets User' (read) or 'Key Vault Secrets Officer' (write) role, or an access policy with get/list/set.",
+            (0, _) => " No response arrived: check that the vault is reachable from this machine.",
             _ => "",
         };
+        var code = e.ErrorCode is null ? "" : " " + e.ErrorCode + (inner is null ? "" : "/" + inner);
+        var after = requests > 1 ? $" after {requests} request(s)" : "";
         return new AzureRequestException(
-            $"Key Vault {operation} at {_vault} failed: HTTP {e.Status}{(e.ErrorCode is null ? "" : " " + e.ErrorCode)}: {FirstLine(e.Message)}.{hint}",
-            e.Status == 0 ? null : e.Status, e.ErrorCode, 0, e);
+            $"Key Vault {operation} at {_vault} failed{after}: HTTP {e.Status}{code}: {FirstLine(e.Message)}.{hint}",
+            e.Status == 0 ? null : e.Status, e.ErrorCode, requests, e);
+    }
+
+    /// <summary>Key Vault's <c>error.innererror.code</c> (e.g. <c>SecretDisabled</c>, <c>ForbiddenByRbac</c>), when the response has one.</summary>
+    private static string? InnerErrorCode(RequestFailedException e)
+    {
+        if (e.GetRawResponse()?.Content is not { } content)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(content.ToMemory());
+            return document.RootElement.TryGetProperty("error", out var error)
+                && error.ValueKind == JsonValueKind.Object
+                && error.TryGetProperty("innererror", out var innerError)
+                && innerError.ValueKind == JsonValueKind.Object
+                && innerError.TryGetProperty("code", out var code)
+                && code.ValueKind == JsonValueKind.String
+                    ? code.GetString()
+                    : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static System.Security.Authentication.AuthenticationException? TlsFailure(Exception? e)
@@ -183,6 +251,18 @@ public sealed class KeyVaultSecretsClient : IDisposable
         new Dictionary<string, string>(p.Tags, StringComparer.Ordinal));
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>Counts each request the SDK sends (retries and the bearer-challenge round included) for the current call.</summary>
+    private sealed class CountingPolicy : HttpPipelineSynchronousPolicy
+    {
+        public override void OnSendingRequest(HttpMessage message)
+        {
+            if (s_requestsSent.Value is { } sent)
+            {
+                Interlocked.Increment(ref sent.Value);
+            }
+        }
+    }
 
     /// <summary>Adapts Latch's token delegate to the SDK; the scope <c>https://vault.azure.net/.default</c> becomes the resource <c>https://vault.azure.net</c>.</summary>
     private sealed class DelegateTokenCredential(Func<string, CancellationToken, ValueTask<AccessToken>> getToken) : TokenCredential

@@ -14,8 +14,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "WireServer goal state changed while reporting health (was incarnation {Old}); refetched incarnation {New}")]
     public static partial void GoalStateChanged(ILogger logger, string old, string @new);
 
-    [LoggerMessage(EventId = 2004, Level = LogLevel.Debug, Message = "Managed identity token for {Resource} fetched; valid until {ExpiresOn:o}")]
-    public static partial void TokenFetched(ILogger logger, string resource, DateTimeOffset expiresOn);
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Debug, Message = "{Source} token for {Resource} fetched; valid until {ExpiresOn:o}")]
+    public static partial void TokenFetched(ILogger logger, string source, string resource, DateTimeOffset expiresOn);
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Debug, Message = "ARM operation {Operation} still running; polling again in {DelayMs:0} ms")]
     public static partial void Polling(ILogger logger, string operation, double delayMs);

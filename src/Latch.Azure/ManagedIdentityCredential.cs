@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using Latch.Azure.Http;
 using Latch.Azure.Json;
@@ -11,18 +10,17 @@ namespace Latch.Azure;
 /// </summary>
 public sealed class ManagedIdentityCredential : IDisposable
 {
-    internal static readonly TimeSpan RefreshMargin = TimeSpan.FromMinutes(5);
-
     private readonly AzurePipeline _pipeline;
     private readonly TimeProvider _time;
     private readonly string? _clientId;
-    private readonly ConcurrentDictionary<string, CacheSlot> _cache = new(StringComparer.Ordinal);
+    private readonly TokenCache _cache;
 
     public ManagedIdentityCredential(ImdsClientOptions? options = null, string? clientId = null)
     {
         options ??= new ImdsClientOptions();
         _time = options.TimeProvider;
         _clientId = clientId;
+        _cache = new TokenCache(_time);
         _pipeline = new AzurePipeline("IMDS managed identity", options, ImdsClient.IsRetriable);
     }
 
@@ -30,29 +28,13 @@ public sealed class ManagedIdentityCredential : IDisposable
     public async ValueTask<AccessToken> GetTokenAsync(string resource, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(resource);
-        var slot = _cache.GetOrAdd(resource, static _ => new CacheSlot());
-        if (slot.Fresh(_time) is { } cached)
+        var (token, fetched) = await _cache.GetAsync(resource, FetchAsync, cancellationToken).ConfigureAwait(false);
+        if (fetched)
         {
-            return cached;
+            Log.TokenFetched(_pipeline.Logger, "Managed identity", resource, token.ExpiresOn);
         }
 
-        await slot.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (slot.Fresh(_time) is { } fetchedMeanwhile)
-            {
-                return fetchedMeanwhile;
-            }
-
-            var token = await FetchAsync(resource, cancellationToken).ConfigureAwait(false);
-            slot.Token = token;
-            Log.TokenFetched(_pipeline.Logger, resource, token.ExpiresOn);
-            return token;
-        }
-        finally
-        {
-            slot.Gate.Release();
-        }
+        return token;
     }
 
     private Task<AccessToken> FetchAsync(string resource, CancellationToken cancellationToken)
@@ -83,7 +65,7 @@ public sealed class ManagedIdentityCredential : IDisposable
         }
     }
 
-    internal static AccessToken ParseToken(ReadOnlySpan<byte> json, DateTimeOffset now)
+    internal static AccessToken ParseToken(ReadOnlySpan<byte> json, DateTimeOffset now, string source = "managed identity")
     {
         ManagedIdentityTokenWire? wire;
         try
@@ -93,23 +75,23 @@ public sealed class ManagedIdentityCredential : IDisposable
         catch (JsonException e)
         {
             // the message names the position, never the token text
-            throw new AzureFormatException($"managed identity token response is not valid JSON (at byte {e.BytePositionInLine}, line {e.LineNumber}).", e);
+            throw new AzureFormatException($"{source} token response is not valid JSON (at byte {e.BytePositionInLine}, line {e.LineNumber}).", e);
         }
 
         if (string.IsNullOrEmpty(wire?.AccessToken))
         {
-            throw new AzureFormatException("managed identity token response has no 'access_token'.");
+            throw new AzureFormatException($"{source} token response has no 'access_token'.");
         }
 
         var expiresOn = wire.ExpiresOn is { } unix
             ? DateTimeOffset.FromUnixTimeSeconds(unix)
             : wire.ExpiresIn is { } seconds
                 ? now.AddSeconds(seconds)
-                : throw new AzureFormatException("managed identity token response has neither 'expires_on' nor 'expires_in'.");
+                : throw new AzureFormatException($"{source} token response has neither 'expires_on' nor 'expires_in'.");
         return new AccessToken(new Secret(wire.AccessToken), expiresOn);
     }
 
-    private static (string?, string?) DescribeError(AzureResponse response)
+    internal static (string?, string?) DescribeError(AzureResponse response)
     {
         try
         {
@@ -125,25 +107,6 @@ public sealed class ManagedIdentityCredential : IDisposable
     public void Dispose()
     {
         _pipeline.Dispose();
-        foreach (var slot in _cache.Values)
-        {
-            slot.Gate.Dispose();
-        }
-    }
-
-    private sealed class CacheSlot
-    {
-        private volatile AccessToken? _token;
-
-        public SemaphoreSlim Gate { get; } = new(1, 1);
-
-        public AccessToken? Token
-        {
-            get => _token;
-            set => _token = value;
-        }
-
-        public AccessToken? Fresh(TimeProvider time) =>
-            _token is { } token && time.GetUtcNow() < token.ExpiresOn - RefreshMargin ? token : null;
+        _cache.Dispose();
     }
 }

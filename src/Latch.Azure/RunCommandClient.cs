@@ -24,7 +24,9 @@ public sealed partial class RunCommandClient : IDisposable
     /// <summary>
     /// Runs <paramref name="script"/> on the VM (<paramref name="vmId"/> is its ARM resource id) and waits up to
     /// <paramref name="timeout"/> for the result. A script that exits non-zero is a result with Succeeded false,
-    /// not an exception; ARM and transport failures are <see cref="AzureRequestException"/>s.
+    /// not an exception; ARM and transport failures are <see cref="AzureRequestException"/>s. The POST that starts the
+    /// script is sent again only when it provably never reached ARM (no connection) or ARM refused it with 429/503;
+    /// a dropped answer, timeout or other error surfaces instead, since the script may already be running.
     /// </summary>
     public async Task<RunCommandResult> RunShellScriptAsync(
         string vmId,
@@ -54,8 +56,10 @@ public sealed partial class RunCommandClient : IDisposable
                 HttpMethod.Post,
                 $"{vmId.TrimEnd('/')}/runCommand?api-version={_arm.Options.ComputeApiVersion}",
                 body,
-                response => response.IsSuccess ? Attempt<StartedCommand>.Success(Started(response)) : _arm.Failure<StartedCommand>(operation, response),
-                deadline.Token).ConfigureAwait(false);
+                response => response.IsSuccess ? Attempt<StartedCommand>.Success(Started(response)) : _arm.Failure<StartedCommand>(operation, response, Delivery.AtMostOnce),
+                deadline.Token,
+                // a repeated POST could run the script twice: resend only what provably never reached ARM
+                Delivery.AtMostOnce).ConfigureAwait(false);
             if (started.Result is { } immediate)
             {
                 return immediate;

@@ -129,6 +129,44 @@ public sealed class WireServerClient : IDisposable
             cancellationToken);
     }
 
+    /// <summary>
+    /// POST /machine?comp=roleProperties: tells the fabric role properties of this instance, as waagent does with the SSH
+    /// host key's <c>CertificateThumbprint</c> after provisioning.
+    /// </summary>
+    public Task ReportRolePropertiesAsync(GoalState goalState, IReadOnlyList<KeyValuePair<string, string>> properties, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(goalState);
+        ArgumentNullException.ThrowIfNull(properties);
+        const string operation = "POST /machine?comp=roleProperties";
+        var body = BuildRoleProperties(goalState, properties);
+        return _pipeline.SendAsync(
+            operation,
+            _ =>
+            {
+                var request = WithAgentHeaders(new HttpRequestMessage(HttpMethod.Post, "/machine?comp=roleProperties"));
+                request.Content = new StringContent(body, new UTF8Encoding(false), MediaTypeHeaderValue.Parse("text/xml; charset=utf-8"));
+                return ValueTask.FromResult(request);
+            },
+            response => response.IsSuccess ? Attempt<bool>.Success(true) : _pipeline.Classify<bool>(response, operation),
+            cancellationToken);
+    }
+
+    /// <summary>The body waagent's <c>_build_role_properties</c> produces.</summary>
+    internal static string BuildRoleProperties(GoalState goalState, IReadOnlyList<KeyValuePair<string, string>> properties)
+    {
+        var xml = new StringBuilder(384);
+        xml.Append("<?xml version=\"1.0\" encoding=\"utf-8\"?><RoleProperties><Container><ContainerId>").Append(Escape(goalState.ContainerId))
+            .Append("</ContainerId><RoleInstances><RoleInstance><Id>").Append(Escape(goalState.RoleInstanceId)).Append("</Id><Properties>");
+        foreach (var (name, value) in properties)
+        {
+            xml.Append("<Property name=\"").Append(EscapeAttribute(name)).Append("\" value=\"").Append(EscapeAttribute(value)).Append("\" />");
+        }
+
+        return xml.Append("</Properties></RoleInstance></RoleInstances></Container></RoleProperties>").ToString();
+    }
+
+    private static string EscapeAttribute(string text) => Escape(text).Replace("\"", "&quot;", StringComparison.Ordinal);
+
     private HttpRequestMessage WithAgentHeaders(HttpRequestMessage request)
     {
         request.Headers.Add("x-ms-agent-name", _agentName);

@@ -15,6 +15,7 @@ internal sealed record EmulatorArguments
     public string? Scenario { get; init; }
     public string? Imds { get; init; }
     public string? WireServer { get; init; }
+    public string? HostGaPlugin { get; init; }
     public string? KeyVault { get; init; }
     public string? Arm { get; init; }
     public string? Control { get; init; }
@@ -38,6 +39,7 @@ internal static class EmulatorCommand
           --scenario FILE             the world to emulate: VMs, keys, vaults (TOML or .json; see examples/demo.toml)
           --imds ADDR:PORT            IMDS + managed identity listener      (default 127.0.0.1:0 = a free port)
           --wireserver ADDR:PORT      WireServer listener                   (default 127.0.0.1:0)
+          --hostgaplugin ADDR:PORT    HostGAPlugin listener (Azure: 168.63.129.16:32526) (default 127.0.0.1:0)
           --keyvault ADDR:PORT        Key Vault listener (HTTPS, emulator CA)  (default 127.0.0.1:0)
           --arm ADDR:PORT             ARM + Entra token listener (HTTPS)     (default 127.0.0.1:0)
           --control ADDR:PORT         control API listener (JSON)            (default 127.0.0.1:0)
@@ -45,17 +47,19 @@ internal static class EmulatorCommand
           --run-command-latency MS    how long an ARM run-command takes     (default 3000)
           --fault SPEC                inject a fault from the start; repeatable. SPEC is
                                       GROUP:KIND[=VALUE][,path=PREFIX][,count=N]
-                                      GROUP: imds, wireserver, keyvault, arm, identity, * (all)
+                                      GROUP: imds, wireserver, hostgaplugin, keyvault, arm, identity, * (all)
                                       KIND:  latency=MS, status=CODE (500/503), gone (410), throttle=SECONDS (429 +
-                                             Retry-After), reset (abort the connection), timeout[=MS] (hold, then
-                                             abort), truncate (short body), malformed (invalid JSON/XML)
+                                             Retry-After), reset (abort the connection), lost (handle the request,
+                                             then abort instead of answering), timeout[=MS] (hold, then abort),
+                                             truncate (short body), malformed (invalid JSON/XML)
                                       e.g. --fault imds:status=503,count=3 --fault wireserver:latency=200
           --write-media VM            write ovf-env.xml (+ ISO) for VM (or 'all') at start; repeatable
           --log-level LEVEL           Trace, Debug, Information (default), Warning, Error
           -h, --help                  show this help
 
         Output: when ready, stdout gets one line per endpoint, then 'ready':
-          imds http://…   wireserver http://…   keyvault https://…   arm https://…   control http://…
+          imds http://…   wireserver http://…   hostgaplugin http://…   keyvault https://…   arm https://…
+          control http://…
           ca /path/ca.pem   state DIR   media VM OVF_ENV_PATH ISO_PATH|-   ready
         Logs (every request: group, method, path with secret query values masked, status, ms) go to stderr.
         SIGTERM or SIGINT stops it; the exit code is then 0. Usage errors exit 2, start failures 1.
@@ -114,6 +118,7 @@ internal static class EmulatorCommand
                 Scenario = scenario,
                 ImdsEndpoint = parsed.Imds,
                 WireServerEndpoint = parsed.WireServer,
+                HostGaPluginEndpoint = parsed.HostGaPlugin,
                 KeyVaultEndpoint = parsed.KeyVault,
                 ArmEndpoint = parsed.Arm,
                 ControlEndpoint = parsed.Control,
@@ -146,6 +151,7 @@ internal static class EmulatorCommand
 
             await stdout.WriteLineAsync($"imds {host.Imds}").ConfigureAwait(false);
             await stdout.WriteLineAsync($"wireserver {host.WireServer}").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"hostgaplugin {host.HostGaPlugin}").ConfigureAwait(false);
             await stdout.WriteLineAsync($"keyvault {host.KeyVault}").ConfigureAwait(false);
             await stdout.WriteLineAsync($"arm {host.Arm}").ConfigureAwait(false);
             await stdout.WriteLineAsync($"control {host.Control}").ConfigureAwait(false);
@@ -207,6 +213,7 @@ internal static class EmulatorCommand
                 "--scenario" => result with { Scenario = Value() },
                 "--imds" => result with { Imds = Endpoint(arg, Value()) },
                 "--wireserver" => result with { WireServer = Endpoint(arg, Value()) },
+                "--hostgaplugin" => result with { HostGaPlugin = Endpoint(arg, Value()) },
                 "--keyvault" => result with { KeyVault = Endpoint(arg, Value()) },
                 "--arm" => result with { Arm = Endpoint(arg, Value()) },
                 "--control" => result with { Control = Endpoint(arg, Value()) },

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Latch.Core;
 using Latch.Emulator.Control;
+using Latch.Emulator.HostGaPlugin;
 using Latch.Emulator.Imds;
 using Latch.Emulator.Pipeline;
 using Latch.Emulator.State;
@@ -19,8 +20,8 @@ using Microsoft.Extensions.Logging;
 namespace Latch.Emulator;
 
 /// <summary>
-/// A running emulator: one Kestrel app per endpoint group (IMDS + managed identity, WireServer, Key Vault, ARM,
-/// control), each with its own pipeline of request logging and fault injection, all in this process.
+/// A running emulator: one Kestrel app per endpoint group (IMDS + managed identity, WireServer, HostGAPlugin, Key Vault,
+/// ARM, control), each with its own pipeline of request logging and fault injection, all in this process.
 /// </summary>
 public sealed partial class EmulatorHost : IAsyncDisposable
 {
@@ -41,6 +42,7 @@ public sealed partial class EmulatorHost : IAsyncDisposable
     public EmulatorState State { get; }
     public Uri Imds { get; private set; } = null!;
     public Uri WireServer { get; private set; } = null!;
+    public Uri HostGaPlugin { get; private set; } = null!;
     public Uri KeyVault { get; private set; } = null!;
     public Uri Arm { get; private set; } = null!;
     public Uri Control { get; private set; } = null!;
@@ -85,7 +87,7 @@ public sealed partial class EmulatorHost : IAsyncDisposable
 
     /// <summary>The endpoints as the control API and the command line report them.</summary>
     public EndpointsResponse Endpoints =>
-        new(Imds.ToString(), WireServer.ToString(), KeyVault.ToString(), Arm.ToString(), Control.ToString(), CaCertificatePath, State.StateDirectory);
+        new(Imds.ToString(), WireServer.ToString(), HostGaPlugin.ToString(), KeyVault.ToString(), Arm.ToString(), Control.ToString(), CaCertificatePath, State.StateDirectory);
 
     private async Task StartAppsAsync(CancellationToken cancellationToken)
     {
@@ -103,6 +105,10 @@ public sealed partial class EmulatorHost : IAsyncDisposable
         var wire = CreateApp("wireserver", Options.WireServerEndpoint, null, _ => "wireserver");
         wire.MapWireServer(State, requestsLogger);
         WireServer = await StartAsync(wire, "wireserver", cancellationToken).ConfigureAwait(false);
+
+        var hostGaPlugin = CreateApp("hostgaplugin", Options.HostGaPluginEndpoint, null, _ => "hostgaplugin");
+        hostGaPlugin.MapHostGaPlugin(State, () => WireServer.Port, requestsLogger);
+        HostGaPlugin = await StartAsync(hostGaPlugin, "hostgaplugin", cancellationToken).ConfigureAwait(false);
 
         var keyVault = CreateApp("keyvault", Options.KeyVaultEndpoint, tls.ServerCertificate, _ => "keyvault");
         MapKeyVault(keyVault);

@@ -11,6 +11,9 @@ public sealed record EmulatorOptions
     public required Scenario Scenario { get; init; }
     public string? ImdsEndpoint { get; init; }
     public string? WireServerEndpoint { get; init; }
+
+    /// <summary>The HostGAPlugin listener (on Azure 168.63.129.16:32526, next to the WireServer).</summary>
+    public string? HostGaPluginEndpoint { get; init; }
     public string? KeyVaultEndpoint { get; init; }
     public string? ArmEndpoint { get; init; }
     public string? ControlEndpoint { get; init; }

@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Warning, "no ISO tool (genisoimage or xorriso) found; wrote ovf-env.xml for {Vm} without an ISO image")]
     public static partial void NoIsoTool(ILogger logger, string vm);
+
+    [LoggerMessage(13, LogLevel.Warning, "{Vm}'s agent reports unhealthy: {Observations}")]
+    public static partial void UnhealthyObservations(ILogger logger, string vm, string observations);
 }

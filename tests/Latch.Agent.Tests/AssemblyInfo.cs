@@ -1,4 +1,3 @@
 using System.Runtime.Versioning;
 
-// latchd is Linux only (inotify, sshd, /etc/passwd)
 [assembly: SupportedOSPlatform("linux")]

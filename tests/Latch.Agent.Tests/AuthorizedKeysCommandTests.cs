@@ -23,12 +23,12 @@ public sealed class AuthorizedKeysCommandTests
         var store = new KeyStoreFiles(dir.Combine("keys"));
         store.Write(new KeyStoreDocument("alice",
             [
-                ManagedKey.Create(Keys.Public("akc-valid"), "local", null, null),
-                ManagedKey.Create(Keys.Public("akc-expiring"), "local", null, Now.AddMinutes(5)),
-                ManagedKey.Create(Keys.Public("akc-expired"), "local", null, Now.AddSeconds(-1)),
-                ManagedKey.Create(Keys.Public("akc-future"), "local", Now.AddDays(1), null),
+                ManagedKey.Create(GeneratedKeys.Public("akc-valid"), "local", null, null),
+                ManagedKey.Create(GeneratedKeys.Public("akc-expiring"), "local", null, Now.AddMinutes(5)),
+                ManagedKey.Create(GeneratedKeys.Public("akc-expired"), "local", null, Now.AddSeconds(-1)),
+                ManagedKey.Create(GeneratedKeys.Public("akc-future"), "local", Now.AddDays(1), null),
             ],
-            [new RetiredKey(Keys.Public("akc-retired"), "local", Now.AddDays(-1))]));
+            [new RetiredKey(GeneratedKeys.Public("akc-retired"), "local", Now.AddDays(-1))]));
         return store;
     }
 
@@ -42,7 +42,7 @@ public sealed class AuthorizedKeysCommandTests
 
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
-        Assert.Contains(Keys.Public("akc-valid").ToLine(), lines);
+        Assert.Contains(GeneratedKeys.Public("akc-valid").ToLine(), lines);
         Assert.Contains(lines, l => l.StartsWith("expiry-time=\"20300601120500Z\" ", StringComparison.Ordinal) && l.Contains("akc-expiring", StringComparison.Ordinal));
     }
 
@@ -51,14 +51,14 @@ public sealed class AuthorizedKeysCommandTests
     {
         using var dir = new TestDirectory();
         var store = Store(dir);
-        var offered = Keys.Public("akc-valid");
+        var offered = GeneratedKeys.Public("akc-valid");
         var base64 = Convert.ToBase64String(offered.Blob.Span);
 
         var byKey = Run("--store", store.Directory, "alice", offered.Sha256Fingerprint, offered.Type, base64).Stdout;
         var byFingerprint = Run("--store", store.Directory, "alice", offered.Sha256Fingerprint).Stdout;
-        var other = Keys.Public("akc-unknown");
+        var other = GeneratedKeys.Public("akc-unknown");
         var unknown = Run("--store", store.Directory, "alice", other.Sha256Fingerprint, other.Type, Convert.ToBase64String(other.Blob.Span)).Stdout;
-        var expired = Keys.Public("akc-expired");
+        var expired = GeneratedKeys.Public("akc-expired");
         var expiredOffered = Run("--store", store.Directory, "alice", expired.Sha256Fingerprint, expired.Type, Convert.ToBase64String(expired.Blob.Span)).Stdout;
 
         Assert.Equal(offered.ToLine() + "\n", byKey);

@@ -13,15 +13,15 @@ public sealed class FileGuardTests : IDisposable
     private readonly UserAccount _alice;
     private readonly KeyStoreFiles _store;
     private readonly StringWriter _log = new();
-    private readonly string _managed = Keys.Make("guard-managed").PublicLine;
-    private readonly string _own = Keys.Make("guard-own").PublicLine;
-    private readonly string _hostile = Keys.Make("guard-hostile").PublicLine;
+    private readonly string _managed = GeneratedKeys.Make("guard-managed").PublicLine;
+    private readonly string _own = GeneratedKeys.Make("guard-own").PublicLine;
+    private readonly string _hostile = GeneratedKeys.Make("guard-hostile").PublicLine;
 
     public FileGuardTests()
     {
         _alice = _dir.Home("alice", Uid);
         _store = new KeyStoreFiles(_dir.Combine("keys"));
-        _store.Write(new KeyStoreDocument("alice", [ManagedKey.Create(Keys.Public("guard-managed"), "local", null, null)], []), TestContext.Current.CancellationToken);
+        _store.Write(new KeyStoreDocument("alice", [ManagedKey.Create(GeneratedKeys.Public("guard-managed"), "local", null, null)], []), TestContext.Current.CancellationToken);
     }
 
     private string AuthorizedKeys => _alice.Home + "/.ssh/authorized_keys";
@@ -86,7 +86,7 @@ public sealed class FileGuardTests : IDisposable
         Assert.Equal("# mine\n" + _own + "\nnot a key at all\n" + _managed + "\n", File.ReadAllText(AuthorizedKeys));
         var audit = File.ReadAllText(AuditPath);
         Assert.Contains("\"user\":\"alice\"", audit, StringComparison.Ordinal);
-        Assert.Contains(Keys.Public("guard-managed").Sha256Fingerprint, audit, StringComparison.Ordinal);
+        Assert.Contains(GeneratedKeys.Public("guard-managed").Sha256Fingerprint, audit, StringComparison.Ordinal);
         Assert.Equal((UnixFileMode)0b110_000_000, File.GetUnixFileMode(AuditPath));
         Assert.False(Restorer().Restore(_alice, _store.Read("alice").Document!, "again", TestContext.Current.CancellationToken).Changed);
     }
@@ -94,14 +94,14 @@ public sealed class FileGuardTests : IDisposable
     [Fact]
     public void Restorer_removes_retired_and_expired_managed_keys_but_never_the_users_own()
     {
-        var retired = Keys.Make("guard-retired").PublicLine;
-        var expired = Keys.Make("guard-expired").PublicLine;
+        var retired = GeneratedKeys.Make("guard-retired").PublicLine;
+        var expired = GeneratedKeys.Make("guard-expired").PublicLine;
         _store.Write(new KeyStoreDocument("alice",
             [
-                ManagedKey.Create(Keys.Public("guard-managed"), "local", null, null),
-                ManagedKey.Create(Keys.Public("guard-expired"), "local", null, DateTimeOffset.UnixEpoch.AddYears(40)),
+                ManagedKey.Create(GeneratedKeys.Public("guard-managed"), "local", null, null),
+                ManagedKey.Create(GeneratedKeys.Public("guard-expired"), "local", null, DateTimeOffset.UnixEpoch.AddYears(40)),
             ],
-            [new RetiredKey(Keys.Public("guard-retired"), "local", DateTimeOffset.UnixEpoch)]), TestContext.Current.CancellationToken);
+            [new RetiredKey(GeneratedKeys.Public("guard-retired"), "local", DateTimeOffset.UnixEpoch)]), TestContext.Current.CancellationToken);
         Directory.CreateDirectory(_alice.Home + "/.ssh");
         TestDirectory.Chown(_alice.Home + "/.ssh", Uid);
         WriteAsUser(AuthorizedKeys, retired + "\n" + _own + "\n" + expired + "\n");
@@ -269,9 +269,9 @@ public sealed class FileGuardTests : IDisposable
         try
         {
             await EventuallyAsync(c => c is not null && c.Contains(_managed, StringComparison.Ordinal), "the first restore");
-            var added = Keys.Make("guard-added").PublicLine;
+            var added = GeneratedKeys.Make("guard-added").PublicLine;
             _store.Write(new KeyStoreDocument("alice",
-                [ManagedKey.Create(Keys.Public("guard-managed"), "local", null, null), ManagedKey.Create(Keys.Public("guard-added"), "local", null, null)], []), TestContext.Current.CancellationToken);
+                [ManagedKey.Create(GeneratedKeys.Public("guard-managed"), "local", null, null), ManagedKey.Create(GeneratedKeys.Public("guard-added"), "local", null, null)], []), TestContext.Current.CancellationToken);
 
             await EventuallyAsync(c => c!.Contains(added, StringComparison.Ordinal), "the added key");
         }

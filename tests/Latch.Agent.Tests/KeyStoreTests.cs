@@ -10,10 +10,10 @@ public sealed class KeyStoreTests
 
     private static KeyStoreDocument Sample() => new("alice",
         [
-            ManagedKey.Create(Keys.Public("store-a"), "keyvault:latch-vm1-key", null, Now.AddDays(1)),
-            ManagedKey.Create(Keys.Public("store-b"), "local", Now.AddHours(-1), null),
+            ManagedKey.Create(GeneratedKeys.Public("store-a"), "keyvault:latch-vm1-key", null, Now.AddDays(1)),
+            ManagedKey.Create(GeneratedKeys.Public("store-b"), "local", Now.AddHours(-1), null),
         ],
-        [new RetiredKey(Keys.Public("store-c"), "keyvault:old", Now.AddDays(-2))]);
+        [new RetiredKey(GeneratedKeys.Public("store-c"), "keyvault:old", Now.AddDays(-2))]);
 
     [Fact]
     public void Store_document_round_trips_keys_sources_times_and_retired_keys()
@@ -26,7 +26,7 @@ public sealed class KeyStoreTests
         Assert.Equal(["keyvault:latch-vm1-key", "local"], parsed.Keys.Select(k => k.Source));
         Assert.Equal(Now.AddDays(1), parsed.Keys[0].ExpiresOn);
         Assert.Contains("expiry-time=\"20300102000000Z\"", parsed.Keys[0].Key.ToLine(), StringComparison.Ordinal);
-        Assert.Equal(Keys.Public("store-c").Identity, Assert.Single(parsed.Retired).Key.Identity);
+        Assert.Equal(GeneratedKeys.Public("store-c").Identity, Assert.Single(parsed.Retired).Key.Identity);
     }
 
     [Theory]

@@ -1,36 +1,9 @@
-using Latch.Core.Keys;
-
 namespace Latch.Agent.Tests;
 
-/// <summary>Real keys made by ssh-keygen once per test run.</summary>
+/// <summary>Real ed25519 public keys (from ssh-keygen) used across the tests.</summary>
 internal static class Keys
 {
-    private static readonly Lazy<string> s_directory = new(() =>
-    {
-        var dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "latch-agent-test-keys-" + Environment.ProcessId);
-        Directory.CreateDirectory(dir);
-        return dir;
-    });
-
-    private static readonly Dictionary<string, (string Private, string Public)> s_made = [];
-
-    public static (string PrivatePath, string PublicLine) Make(string name, string type = "ed25519")
-    {
-        lock (s_made)
-        {
-            if (!s_made.TryGetValue(name, out var made))
-            {
-                var path = System.IO.Path.Combine(s_directory.Value, name);
-                var args = type == "rsa" ? new[] { "ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", name, "-f", path }
-                    : new[] { "ssh-keygen", "-q", "-t", type, "-N", "", "-C", name, "-f", path };
-                TestDirectory.Run(args);
-                made = (path, File.ReadAllText(path + ".pub").Trim());
-                s_made[name] = made;
-            }
-
-            return made;
-        }
-    }
-
-    public static SshPublicKey Public(string name) => SshPublicKey.Parse(Make(name).PublicLine);
+    public const string Web = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDPkF5VHRonIwWDx4J8dlx4vadF5+3dWZok5Cb9jWB6b web@test";
+    public const string Operator = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJFg/BIQqU0lgnMOIP6ADbeMYZ+KorcO+kGQhOH7nwZz operator@test";
+    public const string Db = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOdmhiGFVXt3ygig8V15U0ChGy5iZAmr3MrhKHSKPIRi db@test";
 }

@@ -14,7 +14,7 @@ public sealed class SecretKeyParserTests
     public void OpenSsh_private_key_yields_the_same_public_key_as_ssh_keygen(string type)
     {
         Requires.Tool("ssh-keygen", "openssh-client");
-        var (privatePath, publicLine) = Keys.Make("secret-openssh-" + type, type);
+        var (privatePath, publicLine) = GeneratedKeys.Make("secret-openssh-" + type, type);
 
         Assert.True(SecretKeyParser.TryParse(File.ReadAllText(privatePath), "latch-vm1-key", out var key, out var error), error);
 
@@ -73,7 +73,7 @@ public sealed class SecretKeyParserTests
     [Fact]
     public void Public_key_line_is_taken_as_it_is_with_the_secret_name_as_comment()
     {
-        var line = Keys.Make("secret-public").PublicLine;
+        var line = GeneratedKeys.Make("secret-public").PublicLine;
 
         Assert.True(SecretKeyParser.TryParse(line + "\n", "latch-vm1-key", out var key, out _));
 

@@ -6,9 +6,9 @@ using Latch.Emulator;
 namespace Latch.Azure.Tests;
 
 /// <summary>
-/// The clients against the real emulator (in-process EmulatorHost on 127.0.0.1:0), with faults injected through its
-/// control API. Key Vault, ARM and managed identity are not wired into EmulatorHost yet; those clients are covered by
-/// the scripted-server tests until they are.
+/// The IMDS and WireServer clients against the real emulator (in-process EmulatorHost on 127.0.0.1:0), with faults
+/// injected through its control API. Key Vault, ARM, run-command and the credentials have their own emulator tests
+/// (KeyVaultEmulatorTests, ArmEmulatorTests, RunCommandEmulatorTests).
 /// </summary>
 public sealed class EmulatorClientTests : IAsyncLifetime
 {

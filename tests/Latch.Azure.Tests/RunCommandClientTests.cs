@@ -127,6 +127,78 @@ public sealed class RunCommandClientTests
         Assert.Single(server.Requests);
     }
 
+    [Fact]
+    public async Task A_post_that_could_not_connect_is_retried_because_it_never_left_this_machine()
+    {
+        // a port nobody listens on: every attempt is refused before a byte of the request is sent
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var client = new RunCommandClient(ArmClientTests.Options(new Uri($"http://127.0.0.1:{port}")), ArmClientTests.Token);
+
+        var error = await Assert.ThrowsAsync<AzureRequestException>(() => client.RunShellScriptAsync(ArmClientTests.VmId, ["id"], null, TimeSpan.FromMinutes(1), Ct));
+
+        Assert.Equal(6, error.Attempts);
+        Assert.Contains("all 6 attempts were used", error.Message, StringComparison.Ordinal);
+        Assert.Contains("refused", error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_post_whose_token_fetch_timed_out_is_retried_because_nothing_was_sent()
+    {
+        await using var server = ScriptedServer.Always(ServerAction.Json(200, Output("ProvisioningState/succeeded", "Enable succeeded: \n[stdout]\nonce\n\n[stderr]\n")));
+        var tokenCalls = 0;
+        using var client = new RunCommandClient(
+            new ArmClientOptions { BaseAddress = server.BaseAddress, PerCallTimeout = TimeSpan.FromSeconds(0.3), Retry = TestOptions.FastRetry(), PollInterval = TimeSpan.FromMilliseconds(10) },
+            async ct =>
+            {
+                // the first token request hangs past the attempt's deadline
+                if (Interlocked.Increment(ref tokenCalls) == 1)
+                {
+                    await Task.Delay(Timeout.Infinite, ct);
+                }
+
+                return await ArmClientTests.Token(ct);
+            });
+
+        var result = await client.RunShellScriptAsync(ArmClientTests.VmId, ["echo once"], null, TimeSpan.FromMinutes(1), Ct);
+
+        Assert.Equal("once\n", result.Stdout);
+        Assert.Equal(2, tokenCalls);
+        Assert.Single(server.Requests);
+    }
+
+    [Fact]
+    public async Task A_post_reset_after_it_was_sent_is_not_retried()
+    {
+        await using var server = ScriptedServer.Always(new Reset());
+        using var client = new RunCommandClient(ArmClientTests.Options(server.BaseAddress), ArmClientTests.Token);
+
+        var error = await Assert.ThrowsAsync<AzureRequestException>(() => client.RunShellScriptAsync(ArmClientTests.VmId, ["id"], null, TimeSpan.FromMinutes(1), Ct));
+
+        Assert.Equal(1, error.Attempts);
+        Assert.Contains("not sent again", error.Message, StringComparison.Ordinal);
+        Assert.Single(server.Requests);
+    }
+
+    [Fact]
+    public async Task Polling_after_a_reset_is_retried()
+    {
+        var polls = 0;
+        await using var server = new ScriptedServer((r, _) => r.Method == "POST"
+            ? ServerAction.Status(202, ("Azure-AsyncOperation", $"http://{r.Header("Host")}/operations/op5"), ("Retry-After", "0"))
+            : Interlocked.Increment(ref polls) == 1
+                ? new Reset()
+                : ServerAction.Json(200, "{\"status\":\"Succeeded\",\"properties\":{\"output\":" + Output("ProvisioningState/succeeded", "Enable succeeded: \n[stdout]\nok\n\n[stderr]\n") + "}}"));
+        using var client = new RunCommandClient(ArmClientTests.Options(server.BaseAddress), ArmClientTests.Token);
+
+        var result = await client.RunShellScriptAsync(ArmClientTests.VmId, ["true"], null, TimeSpan.FromMinutes(1), Ct);
+
+        Assert.Equal("ok\n", result.Stdout);
+        Assert.Equal(2, polls);
+    }
+
     [Theory]
     [InlineData("Enable succeeded: \n[stdout]\nabc\n\n[stderr]\n", "abc\n", "")]
     [InlineData("Enable succeeded: \n[stdout]\n\n[stderr]\nerr\n", "", "err\n")]

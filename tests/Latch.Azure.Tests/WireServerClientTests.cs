@@ -213,4 +213,25 @@ public sealed class WireServerClientTests
         Assert.Equal("result=error|reason=no keys", notReady.RootElement.GetProperty("details").GetProperty("description").GetString());
         Assert.Equal("{\"state\":\"Ready\"}", requests[2].BodyText);
     }
+
+    [Fact]
+    public async Task Reports_the_host_key_thumbprint_as_a_role_property_like_waagent()
+    {
+        await using var server = ScriptedServer.Always(ServerAction.Status(202));
+        using var client = new WireServerClient(TestOptions.WireServer(server.BaseAddress));
+
+        await client.ReportRolePropertiesAsync(SampleGoalState(), [new("CertificateThumbprint", "SHA256abc\"<&")], Ct);
+
+        var request = Assert.Single(server.Requests);
+        Assert.Equal("POST", request.Method);
+        Assert.Equal("/machine?comp=roleProperties", request.Target);
+        Assert.Equal("2012-11-30", request.Header("x-ms-version"));
+        Assert.Equal(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><RoleProperties><Container><ContainerId>9e2a6f1c-0d4b-4f3e-9a8c-7b6d5e4f3a2b</ContainerId><RoleInstances><RoleInstance><Id>4c3b2a19-8f7e-4d6c-b5a4-938271605f4e.latch-vm1</Id><Properties><Property name=\"CertificateThumbprint\" value=\"SHA256abc&quot;&lt;&amp;\" /></Properties></RoleInstance></RoleInstances></Container></RoleProperties>",
+            request.BodyText);
+        using var parsed = System.Xml.XmlReader.Create(new StringReader(request.BodyText));
+        while (parsed.Read())
+        {
+        }
+    }
 }

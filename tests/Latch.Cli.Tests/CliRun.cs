@@ -10,7 +10,7 @@ internal static class CliRun
 
     public static string Example => Path.Combine(RepoRoot, "examples", "authorized_keys");
 
-    public static string Binary => Path.Combine(AppContext.BaseDirectory, "latch");
+    public static string Binary => Infrastructure.CliProcess.Binary;
 
     public static async Task<(int ExitCode, string Out, string Error)> InProcessAsync(string[] args, byte[]? stdin = null)
     {

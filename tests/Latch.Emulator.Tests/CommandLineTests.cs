@@ -63,8 +63,8 @@ public sealed partial class CommandLineTests
                 endpoints[line[..space]] = line[(space + 1)..];
             }
 
-            Assert.Equal(["imds", "wireserver", "keyvault", "arm", "control", "ca", "state"], endpoints.Keys);
-            Assert.All(["imds", "wireserver", "control"], k => Assert.StartsWith("http://127.0.0.1:", endpoints[k], StringComparison.Ordinal));
+            Assert.Equal(["imds", "wireserver", "hostgaplugin", "keyvault", "arm", "control", "ca", "state"], endpoints.Keys);
+            Assert.All(["imds", "wireserver", "hostgaplugin", "control"], k => Assert.StartsWith("http://127.0.0.1:", endpoints[k], StringComparison.Ordinal));
             Assert.All(["keyvault", "arm"], k => Assert.StartsWith("https://127.0.0.1:", endpoints[k], StringComparison.Ordinal));
             Assert.StartsWith("-----BEGIN CERTIFICATE-----", await File.ReadAllTextAsync(endpoints["ca"], deadline.Token), StringComparison.Ordinal);
 
@@ -98,7 +98,7 @@ public sealed partial class CommandLineTests
         var (exit, stdout, _) = await RunToEndAsync("--help");
 
         Assert.Equal(0, exit);
-        foreach (var flag in new[] { "--scenario", "--imds", "--wireserver", "--keyvault", "--arm", "--control", "--state-dir", "--run-command-latency", "--fault", "--write-media" })
+        foreach (var flag in new[] { "--scenario", "--imds", "--wireserver", "--hostgaplugin", "--keyvault", "--arm", "--control", "--state-dir", "--run-command-latency", "--fault", "--write-media" })
         {
             Assert.Contains(flag, stdout, StringComparison.Ordinal);
         }

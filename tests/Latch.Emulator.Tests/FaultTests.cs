@@ -29,6 +29,23 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task Lost_lets_the_endpoint_act_then_aborts_instead_of_answering()
+    {
+        await using var emulator = await TestEmulator.StartAsync();
+        await AddAsync(emulator, "wireserver:lost,path=/provisioning,count=1");
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => emulator.Http.PostAsync(
+            new Uri(emulator.Host.WireServer, "/provisioning/health"),
+            new StringContent("{\"state\":\"Ready\"}", System.Text.Encoding.UTF8, "application/json"),
+            TestContext.Current.CancellationToken));
+
+        // the report was taken although the client never heard back
+        var report = Assert.Single(emulator.Host.State.GetVm("vm-web").HealthReports);
+        Assert.Equal("Ready", report.State);
+        await TestEmulator.EventuallyAsync(() => emulator.Host.State.Requests.Any(r => r.Fault == "wireserver:lost,path=/provisioning,count=1" && r.Status == 0));
+    }
+
+    [Fact]
     public async Task Truncated_body_fails_while_reading()
     {
         await using var emulator = await TestEmulator.StartAsync();
@@ -191,6 +208,7 @@ public sealed class FaultTests
     [InlineData("imds:status=503,count=3", "imds", FaultKind.Status, 503, 3, null)]
     [InlineData("wireserver:reset,path=/machine", "wireserver", FaultKind.Reset, null, null, "/machine")]
     [InlineData("*:latency=250", "*", FaultKind.Latency, 250, null, null)]
+    [InlineData("arm:lost,path=/subscriptions,count=1", "arm", FaultKind.Lost, null, 1, "/subscriptions")]
     public void Fault_specs_parse(string spec, string group, FaultKind kind, int? value, int? count, string? path)
     {
         var rule = FaultRule.Parse(spec);

@@ -89,7 +89,7 @@ public sealed class ImdsTests
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         Assert.StartsWith("Bad request. api-version is invalid", json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Contains("2023-11-15", json.RootElement.GetProperty("newest-versions").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal(["2025-04-07", "2024-07-17", "2024-03-15"], json.RootElement.GetProperty("newest-versions").EnumerateArray().Select(v => v.GetString()));
     }
 
     [Fact]
@@ -147,6 +147,63 @@ public sealed class ImdsTests
         Assert.True(json.RootElement.TryGetProperty("vmSize", out _));
         Assert.False(json.RootElement.TryGetProperty("osProfile", out _));
         Assert.False(json.RootElement.TryGetProperty("publicKeys", out _));
+    }
+
+    // compute's fields per api-version, written out from the IMDS documentation's schema breakdown ("Version introduced")
+    private static readonly string[] s_compute2017 = ["location", "name", "offer", "osType", "platformFaultDomain", "platformUpdateDomain", "publisher", "sku", "version", "vmId", "vmSize"];
+
+    // exactly the properties of waagent 2.7.3's ComputeInfo, which warns "Unknown property" about anything else
+    private static readonly string[] s_compute2018 = [.. s_compute2017, "placementGroupId", "resourceGroupName", "subscriptionId", "tags", "vmScaleSetName", "zone"];
+    private static readonly string[] s_compute2019 = [.. s_compute2018, "plan", "publicKeys", "azEnvironment", "provider", "customData", "resourceId", "storageProfile"];
+    private static readonly string[] s_compute2020 = [.. s_compute2019, "tagsList", "isHostCompatibilityLayerVm", "securityProfile", "osProfile", "licenseType"];
+    private static readonly string[] s_compute2021a = [.. s_compute2020, "evictionPolicy", "priority", "userData"];
+    private static readonly string[] s_compute2021b = [.. s_compute2021a, "extendedLocation", "virtualMachineScaleSet", "platformSubFaultDomain", "additionalCapabilities", "host", "hostGroup"];
+    private static readonly string[] s_compute2025 = [.. s_compute2021b, "physicalZone"];
+
+    public static TheoryData<string, string[]> ComputeFields => new()
+    {
+        { "2017-04-02", s_compute2017 },
+        { "2018-02-01", s_compute2018 },
+        { "2019-06-01", s_compute2019 },
+        { "2020-09-01", s_compute2020 },
+        { "2021-02-01", s_compute2021a },
+        { "2021-12-13", s_compute2021b },
+        { "2023-07-01", s_compute2021b },
+        { "2025-04-07", s_compute2025 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ComputeFields))]
+    public async Task Compute_has_exactly_the_fields_of_the_requested_api_version(string apiVersion, string[] expected)
+    {
+        await using var emulator = await TestEmulator.StartAsync();
+
+        using var response = await emulator.ImdsAsync($"/metadata/instance/compute?api-version={apiVersion}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(expected.Order(StringComparer.Ordinal), json.RootElement.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("2020-09-01", "securityProfile", "secureBootEnabled,virtualTpmEnabled")]
+    [InlineData("2021-11-01", "securityProfile", "encryptionAtHost,secureBootEnabled,virtualTpmEnabled")]
+    [InlineData("2021-12-13", "securityProfile", "encryptionAtHost,secureBootEnabled,securityType,virtualTpmEnabled")]
+    [InlineData("2020-07-15", "osProfile", "adminUsername,computerName")]
+    [InlineData("2020-10-01", "osProfile", "adminUsername,computerName,disablePasswordAuthentication")]
+    [InlineData("2019-06-01", "storageProfile", "dataDisks,imageReference,osDisk")]
+    [InlineData("2021-02-01", "storageProfile", "dataDisks,imageReference,osDisk,resourceDisk")]
+    [InlineData("2021-12-13", "storageProfile/imageReference", "id,offer,publisher,sku,version")]
+    [InlineData("2023-07-01", "storageProfile/imageReference", "communityGalleryImageId,exactVersion,id,offer,publisher,sharedGalleryImageId,sku,version")]
+    public async Task Nested_compute_objects_grow_with_the_api_version_too(string apiVersion, string path, string expected)
+    {
+        await using var emulator = await TestEmulator.StartAsync();
+
+        using var response = await emulator.ImdsAsync($"/metadata/instance/compute/{path}?api-version={apiVersion}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(expected, string.Join(',', json.RootElement.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)));
     }
 
     [Fact]

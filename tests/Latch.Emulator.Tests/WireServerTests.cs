@@ -230,4 +230,34 @@ public sealed class WireServerTests
         Assert.Equal(HttpStatusCode.Created, status.StatusCode);
         Assert.Equal(1, vm.StatusUploadCount);
     }
+    [Fact]
+    public async Task Health_service_observations_from_waagent_are_recorded_per_vm()
+    {
+        await using var emulator = await TestEmulator.StartAsync();
+        var ct = TestContext.Current.CancellationToken;
+        // what waagent's HealthService.as_json posts after a HostGAPlugin heartbeat and a failed /versions
+        const string body = "{\"Api\": \"reporttargethealth\", \"Version\": \"1.0\", \"Source\": \"WALinuxAgent\", \"Observations\": ["
+            + "{\"ObservationName\": \"GuestAgentPluginHeartbeat\", \"IsHealthy\": true, \"Description\": \"\", \"Value\": \"\"}, "
+            + "{\"ObservationName\": \"GuestAgentPluginVersions\", \"IsHealthy\": false, \"Description\": \"\", \"Value\": \"[HTTP Failed] 500\"}]}";
+
+        using var posted = await emulator.Http.PostAsync(new Uri(emulator.Host.WireServer, "/HealthService"), new StringContent(body, Encoding.UTF8, "application/json"), ct);
+        using var notJson = await emulator.Http.PostAsync(new Uri(emulator.Host.WireServer, "/HealthService"), new StringContent("{\"Api\":", Encoding.UTF8, "application/json"), ct);
+        using var otherApi = await emulator.Http.PostAsync(new Uri(emulator.Host.WireServer, "/HealthService"), new StringContent("{\"Api\":\"other\",\"Observations\":[]}", Encoding.UTF8, "application/json"), ct);
+        using var badObservation = await emulator.Http.PostAsync(new Uri(emulator.Host.WireServer, "/HealthService"), new StringContent("{\"Api\":\"reporttargethealth\",\"Observations\":[{\"ObservationName\":\"x\",\"IsHealthy\":\"yes\"}]}", Encoding.UTF8, "application/json"), ct);
+
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, otherApi.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badObservation.StatusCode);
+        var observations = emulator.Host.State.GetVm("vm-web").HealthObservations;
+        Assert.Equal(["GuestAgentPluginHeartbeat", "GuestAgentPluginVersions"], observations.Select(o => o.Name));
+        Assert.Equal([true, false], observations.Select(o => o.IsHealthy));
+        Assert.Equal("[HTTP Failed] 500", observations[1].Value);
+        Assert.All(observations, o => Assert.Equal("WALinuxAgent", o.Source));
+        Assert.Empty(emulator.Host.State.GetVm("vm-db").HealthObservations);
+
+        using var listed = await emulator.ControlAsync(HttpMethod.Get, "/vms/vm-web/health-observations");
+        using var json = JsonDocument.Parse(await listed.Content.ReadAsStringAsync(ct));
+        Assert.Equal(["GuestAgentPluginHeartbeat", "GuestAgentPluginVersions"], json.RootElement.EnumerateArray().Select(o => o.GetProperty("name").GetString()));
+    }
 }

@@ -36,8 +36,19 @@ public sealed class EmulatorInVmTests
         Assert.Equal("400", withoutHeader.Stdout);
     }
 
-    [Fact]
-    public async Task Real_waagent_reports_ready_to_the_emulator()
+    /// <summary>What the emulator must have seen from waagent before its log says all there is to say about these paths.</summary>
+    private static readonly (string Group, string Method, string Path)[] s_afterReady =
+    [
+        ("hostgaplugin", "GET", "/versions"),
+        ("hostgaplugin", "GET", "/health"),
+        ("hostgaplugin", "PUT", "/status"),
+        ("wireserver", "POST", "/HealthService"),
+    ];
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Real_waagent_reports_ready_and_talks_to_the_host_plugin_without_errors(bool fastTrack)
     {
         RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
@@ -45,11 +56,32 @@ public sealed class EmulatorInVmTests
         var vm = await host.AddVmAsync("vm1", cancellationToken: ct);
         var emulator = await host.StartEmulatorAsync(cancellationToken: ct);
 
-        var agent = await Waagent.StartAsync(vm, cancellationToken: ct);
+        var agent = await Waagent.StartAsync(vm, new Dictionary<string, string> { ["Debug.EnableFastTrack"] = fastTrack ? "y" : "n" }, ct);
         try
         {
             var ready = await emulator.WaitForHealthStateAsync(vm.Name, "Ready", TimeSpan.FromSeconds(60), ct);
             Assert.Equal("Ready", EmulatorProcess.StateOf(ready));
+
+            // the extension handler's first goal state, status upload and monitor heartbeats follow Ready within seconds
+            (string Group, string Method, string Path)[] expected = fastTrack ? [.. s_afterReady, ("hostgaplugin", "GET", "/vmSettings")] : s_afterReady;
+            var requests = await WaitForRequestsAsync(emulator, expected, TimeSpan.FromSeconds(90), ct);
+            Assert.Equal(fastTrack, requests.Any(r => r.Path == "/vmSettings"));
+
+            var observations = await emulator.GetHealthObservationsAsync(vm.Name, ct);
+            Assert.NotEmpty(observations.EnumerateArray());
+            Assert.All(observations.EnumerateArray(), o => Assert.True(o.GetProperty("isHealthy").GetBoolean(), o.GetRawText()));
+
+            var log = await vm.ReadFileAsync(Waagent.LogPath, ct);
+            var complaints = Waagent.ComplaintsAbout(log, ["HostGAPlugin", "HostPlugin", "vmSettings", "VmSettings", "HealthService", "Fast Track", "FastTrack", "32526"]);
+            Assert.True(complaints.Count == 0, $"waagent complained:\n{string.Join('\n', complaints)}\n--- {Waagent.LogPath} ---\n{log}");
+            // IMDS answered api-version 2018-02-01 with that version's compute schema (waagent warns about any other field)
+            Assert.DoesNotContain("Unknown property", log, StringComparison.Ordinal);
+            Assert.All(requests.Where(r => r.Group is "hostgaplugin" || r.Path.StartsWith("/HealthService", StringComparison.Ordinal)),
+                r => Assert.True(r.Status is 200 or 201 or 304, $"{r.Group} {r.Method} {r.Path} answered {r.Status}"));
+            if (fastTrack)
+            {
+                Assert.Contains("Fetched new vmSettings", log, StringComparison.Ordinal);
+            }
         }
         catch (RigException e)
         {
@@ -59,6 +91,38 @@ public sealed class EmulatorInVmTests
         finally
         {
             await agent.StopAsync();
+        }
+    }
+
+    private sealed record SeenRequest(string Group, string Method, string Path, int Status);
+
+    /// <summary>Polls the emulator's request log until every expected (group, method, path) was answered; returns the log.</summary>
+    private static async Task<IReadOnlyList<SeenRequest>> WaitForRequestsAsync(
+        EmulatorProcess emulator, IReadOnlyList<(string Group, string Method, string Path)> expected, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(deadline);
+        IReadOnlyList<SeenRequest> seen = [];
+        try
+        {
+            while (true)
+            {
+                var json = await emulator.GetRequestsAsync(cancellationToken: timeout.Token);
+                seen = [.. json.EnumerateArray().Select(r => new SeenRequest(
+                    r.GetProperty("group").GetString()!, r.GetProperty("method").GetString()!,
+                    r.GetProperty("path").GetString()!.Split('?')[0], r.GetProperty("status").GetInt32()))];
+                if (expected.All(e => seen.Any(r => r.Group == e.Group && r.Method == e.Method && string.Equals(r.Path, e.Path, StringComparison.OrdinalIgnoreCase))))
+                {
+                    return seen;
+                }
+
+                await Task.Delay(500, timeout.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RigException($"waagent did not make all of [{string.Join(", ", expected)}] within {deadline.TotalSeconds} s; seen:\n"
+                + string.Join('\n', seen.Select(r => $"{r.Group} {r.Method} {r.Path} -> {r.Status}")));
         }
     }
 }

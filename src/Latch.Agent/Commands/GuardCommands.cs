@@ -14,12 +14,26 @@ internal static class GuardCommands
     public static void AddTo(RootCommand root)
     {
         ArgumentNullException.ThrowIfNull(root);
+        // the root's recursive --config (latchd's one configuration file) serves these commands too
+        s_shared = root.Options.OfType<Option<string?>>().FirstOrDefault(o => o.Name == "--config" && o.Recursive);
         root.Subcommands.Add(AuthorizedKeysCommands.Create());
         root.Subcommands.Add(CreateGuard());
         root.Subcommands.Add(KeysCommands.Create());
     }
 
-    internal static Option<string?> ConfigOption() => new("--config") { Description = $"Configuration file (default {GuardConfig.DefaultPath})" };
+    private static Option<string?>? s_shared;
+
+    /// <summary>The root's recursive --config when there is one (then not added again), else an option of its own.</summary>
+    internal static Option<string?> ConfigOption() => s_shared ?? new("--config") { Description = $"Configuration file (default {GuardConfig.DefaultPath})" };
+
+    /// <summary>Adds <paramref name="option"/> unless it is the root's recursive --config, which every subcommand already has.</summary>
+    internal static void AddConfig(Command command, Option<string?> option)
+    {
+        if (!ReferenceEquals(option, s_shared))
+        {
+            command.Options.Add(option);
+        }
+    }
 
     private static Command CreateGuard()
     {
@@ -31,19 +45,19 @@ internal static class GuardCommands
         var install = new Command("install", "Install the sshd AuthorizedKeysCommand drop-in (validated with sshd -t, rolled back on failure)");
         install.Options.Add(quiet);
         install.Options.Add(binary);
-        install.Options.Add(config);
+        AddConfig(install, config);
         install.SetAction((parse, ct) => new GuardInstaller(Layout(parse.GetValue(config), parse.GetValue(binary)), Console.Out).InstallAsync(parse.GetValue(quiet), ct));
 
         var uninstall = new Command("uninstall", "Remove the drop-in and restore what --quiet-others changed");
-        uninstall.Options.Add(config);
+        AddConfig(uninstall, config);
         uninstall.SetAction((parse, ct) => new GuardInstaller(Layout(parse.GetValue(config), null), Console.Out).UninstallAsync(ct));
 
         var status = new Command("status", "Show the guard modes, the other key writers on this VM and the managed keys");
-        status.Options.Add(config);
+        AddConfig(status, config);
         status.SetAction((parse, ct) => StatusAsync(parse.GetValue(config), ct));
 
         var watch = new Command("watch", "Run the file guard (and the Key Vault pull, when configured) in the foreground");
-        watch.Options.Add(config);
+        AddConfig(watch, config);
         watch.SetAction((parse, ct) => WatchAsync(parse.GetValue(config), ct));
 
         guard.Subcommands.Add(install);

@@ -17,11 +17,11 @@ internal static class KeysCommands
         var config = GuardCommands.ConfigOption();
 
         var list = new Command("list", "Show each managed key: user, fingerprint, source, expiry");
-        list.Options.Add(config);
+        GuardCommands.AddConfig(list, config);
         list.SetAction(parse => List(parse.GetValue(config)));
 
         var refresh = new Command("refresh", "Pull keys from Key Vault now and restore authorized_keys (through the daemon, or once here when none runs)");
-        refresh.Options.Add(config);
+        GuardCommands.AddConfig(refresh, config);
         refresh.SetAction((parse, ct) => RefreshAsync(parse.GetValue(config), ct));
 
         var user = new Argument<string>("USER");
@@ -33,14 +33,14 @@ internal static class KeysCommands
         add.Arguments.Add(line);
         add.Options.Add(expires);
         add.Options.Add(source);
-        add.Options.Add(config);
+        GuardCommands.AddConfig(add, config);
         add.SetAction((parse, ct) => AddAsync(parse.GetValue(config), parse.GetValue(user)!, parse.GetValue(line)!, parse.GetValue(expires), parse.GetValue(source)!, ct));
 
         var fingerprint = new Argument<string>("FINGERPRINT") { Description = "SHA256:… as ssh-keygen -l prints it" };
         var remove = new Command("remove", "Retire a managed key of USER (the guard takes it out of authorized_keys)");
         remove.Arguments.Add(user);
         remove.Arguments.Add(fingerprint);
-        remove.Options.Add(config);
+        GuardCommands.AddConfig(remove, config);
         remove.SetAction((parse, ct) => RemoveAsync(parse.GetValue(config), parse.GetValue(user)!, parse.GetValue(fingerprint)!, ct));
 
         keys.Subcommands.Add(list);

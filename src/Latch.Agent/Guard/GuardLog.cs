@@ -29,6 +29,9 @@ internal static partial class GuardLog
     [LoggerMessage(2007, LogLevel.Error, "guard: cannot write the audit log: {Problem}")]
     public static partial void AuditFailed(ILogger logger, string problem);
 
+    [LoggerMessage(2008, LogLevel.Information, "guard: {User}'s authorized_keys was rewritten in place while the guard restored it; the writer's lines were kept")]
+    public static partial void RecoveredConcurrentWrite(ILogger logger, string user);
+
     [LoggerMessage(2010, LogLevel.Information, "keyvault: {Users} user(s), {Keys} key(s) after a pull from {Vault} ({Requests} request(s))")]
     public static partial void Pulled(ILogger logger, int users, int keys, string vault, int requests);
 

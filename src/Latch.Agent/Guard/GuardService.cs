@@ -71,6 +71,28 @@ internal sealed class GuardService : IDisposable
         guardThread.Join(TimeSpan.FromSeconds(5));
     }
 
+    /// <summary>
+    /// <c>latchd run</c>'s hook: the guard with /etc/latch/latchd.toml's settings until cancelled. A configuration the
+    /// guard cannot use is logged and the daemon keeps running without the guard (provisioning must not depend on it).
+    /// </summary>
+    public static async Task RunInDaemonAsync(ILogger logger, TimeProvider time, CancellationToken cancellationToken)
+    {
+        GuardConfig config;
+        try
+        {
+            config = GuardConfig.Load(null);
+        }
+        catch (Exception e) when (e is GuardConfigException or IOException or UnauthorizedAccessException)
+        {
+            GuardLog.ControlProblem(logger, $"the key guard does not run: {e.Message}");
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        using var service = new GuardService(config, logger, time);
+        await service.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Pulls from Key Vault now (when configured) and checks every managed user; completes when both are done.</summary>
     public async Task<RefreshAnswer> RefreshAsync(CancellationToken cancellationToken)
     {

@@ -31,31 +31,54 @@ internal sealed class KeyRestorer(AuditLog audit, ILogger logger, TimeProvider t
         var unwanted = managed.Except(wanted.Select(k => k.Identity)).ToList();
         List<string> restored = [];
         List<string> removed = [];
+        byte[]? Build(byte[]? current)
+        {
+            restored = [];
+            removed = [];
+            if (current is null && wanted.Count == 0)
+            {
+                return null;
+            }
+
+            var document = current is null ? AuthorizedKeysDocument.Empty : AuthorizedKeysDocument.Parse(current);
+            var missing = wanted.Where(k => !document.Contains(k.Identity)).ToList();
+            var present = unwanted.Where(document.Contains).ToList();
+            if (missing.Count == 0 && present.Count == 0)
+            {
+                return null;
+            }
+
+            document.Remove(present, managed);
+            document.EnsurePresent(missing);
+            restored = [.. missing.Select(k => k.Sha256Fingerprint)];
+            removed = [.. present.Select(i => i.Sha256Fingerprint)];
+            return document.ToBytes();
+        }
+
         try
         {
-            var result = SafeFile.Update(new UserFileTarget(account.Home, AuthorizedKeys, account.Uid, account.Gid), current =>
+            var target = new UserFileTarget(account.Home, AuthorizedKeys, account.Uid, account.Gid);
+            using var previous = CurrentFile.Open(account);
+            byte[]? seen = null;
+            byte[]? written = null;
+            var result = SafeFile.Update(target, current =>
             {
-                restored = [];
-                removed = [];
-                if (current is null && wanted.Count == 0)
-                {
-                    return null;
-                }
-
-                var document = current is null ? AuthorizedKeysDocument.Empty : AuthorizedKeysDocument.Parse(current);
-                var missing = wanted.Where(k => !document.Contains(k.Identity)).ToList();
-                var present = unwanted.Where(document.Contains).ToList();
-                if (missing.Count == 0 && present.Count == 0)
-                {
-                    return null;
-                }
-
-                document.Remove(present, managed);
-                document.EnsurePresent(missing);
-                restored = [.. missing.Select(k => k.Sha256Fingerprint)];
-                removed = [.. present.Select(i => i.Sha256Fingerprint)];
-                return document.ToBytes();
+                seen = current;
+                written = Build(current);
+                return written;
             }, s_options, cancellationToken);
+
+            // A writer that truncated and rewrote the file in place after it was read wrote into the inode the
+            // rename just replaced: its content is still there, so it is put back, with the managed keys.
+            if (result.Changed && previous is not null && seen is not null && CurrentFile.ReadAll(previous) is { } late && !late.AsSpan().SequenceEqual(seen))
+            {
+                var firstRestored = restored;
+                SafeFile.Update(target, current =>
+                    current is not null && written is not null && current.AsSpan().SequenceEqual(written) ? Build(late) ?? late : null,
+                    s_options, cancellationToken);
+                restored = restored.Count > 0 ? restored : firstRestored;
+                GuardLog.RecoveredConcurrentWrite(logger, account.Name);
+            }
 
             var outcome = new RestoreOutcome(account.Name, result.Changed, restored, removed, null);
             if (result.Changed)

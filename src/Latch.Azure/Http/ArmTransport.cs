@@ -28,7 +28,7 @@ internal sealed class ArmTransport : IDisposable
     public Task<T> GetAsync<T>(string operation, string url, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
         SendAsync(operation, HttpMethod.Get, url, null, response => response.IsSuccess ? Parse(operation, response, type) : Failure<T>(operation, response), cancellationToken);
 
-    public Task<T> SendAsync<T>(string operation, HttpMethod method, string url, byte[]? json, Func<AzureResponse, Attempt<T>> interpret, CancellationToken cancellationToken)
+    public Task<T> SendAsync<T>(string operation, HttpMethod method, string url, byte[]? json, Func<AzureResponse, Attempt<T>> interpret, CancellationToken cancellationToken, Delivery delivery = Delivery.Repeatable)
     {
         var target = Resolve(url);
         return Pipeline.SendAsync(
@@ -47,7 +47,8 @@ internal sealed class ArmTransport : IDisposable
                 return request;
             },
             interpret,
-            cancellationToken);
+            cancellationToken,
+            delivery);
     }
 
     /// <summary>Relative paths join the ARM base; absolute URLs must point at the same scheme, host and port.</summary>
@@ -82,16 +83,24 @@ internal sealed class ArmTransport : IDisposable
         }
     }
 
-    public Attempt<T> Failure<T>(string operation, AzureResponse response)
+    /// <summary>
+    /// A non-2xx answer: retried when transient, else a clear error. With <see cref="Delivery.AtMostOnce"/> only
+    /// 429 and 503 are retried, the two statuses by which ARM says it did not take the request on.
+    /// </summary>
+    public Attempt<T> Failure<T>(string operation, AzureResponse response, Delivery delivery = Delivery.Repeatable)
     {
         var (code, message) = DescribeError(response.Body);
         var detail = $"HTTP {response.Status}{(code is null ? "" : " " + code)}{(message is null ? "" : ": " + message)}";
-        if (RetryPolicy.IsTransient(response.Status))
+        var retry = delivery == Delivery.AtMostOnce ? response.Status is 429 or 503 : RetryPolicy.IsTransient(response.Status);
+        if (retry)
         {
             return Attempt<T>.Retry(detail, Pipeline.Policy.RetryAfter(response.Headers));
         }
 
-        return Attempt<T>.Fail(new AzureRequestException($"ARM {operation} failed: {detail}.{Hint(operation, code, response.Status)}", response.Status, code, 1));
+        var notRepeated = delivery == Delivery.AtMostOnce && response.Status >= 500
+            ? " ARM may have accepted the request, so it was not sent again; check whether it took effect before repeating it."
+            : "";
+        return Attempt<T>.Fail(new AzureRequestException($"ARM {operation} failed: {detail}.{Hint(operation, code, response.Status)}{notRepeated}", response.Status, code, 1));
     }
 
     public static (string? Code, string? Message) DescribeError(byte[] body)
@@ -117,6 +126,8 @@ internal sealed class ArmTransport : IDisposable
             " The bearer token was refused: check that it is for https://management.azure.com/ and the right tenant.",
         ("ResourceNotFound" or "ResourceGroupNotFound" or "SubscriptionNotFound", _) =>
             " Check the subscription, resource group and name.",
+        ("Conflict", _) or (_, 409) when operation.Contains("runCommand", StringComparison.Ordinal) =>
+            " Another run command is still running on this VM (one at a time per VM); wait for it to finish, then run this one.",
         _ => "",
     };
 

@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -34,6 +35,20 @@ internal readonly struct Attempt<T>
     public static Attempt<T> Retry(string reason, TimeSpan? retryAfter = null) => new(default, reason, null, retryAfter);
 
     public static Attempt<T> Fail(Exception failure) => new(default, null, failure, null);
+}
+
+/// <summary>Whether a request may be sent again after it could have reached the server.</summary>
+internal enum Delivery
+{
+    /// <summary>Repeating it is harmless (reads, token requests): every transient failure is retried.</summary>
+    Repeatable,
+
+    /// <summary>
+    /// It acts on the server (run-command POST): a new attempt only when the last one provably never reached the
+    /// server (it failed before it was handed to the socket handler, e.g. getting the token, or the connection could
+    /// not be opened). A drop, reset or timeout after sending surfaces instead.
+    /// </summary>
+    AtMostOnce,
 }
 
 /// <summary>
@@ -92,7 +107,8 @@ internal sealed class AzurePipeline : IDisposable
         string operation,
         Func<CancellationToken, ValueTask<HttpRequestMessage>> createRequest,
         Func<AzureResponse, Attempt<T>> interpret,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Delivery delivery = Delivery.Repeatable)
     {
         var options = Policy.Options;
         var started = _time.GetTimestamp();
@@ -109,12 +125,14 @@ internal sealed class AzurePipeline : IDisposable
 
             var attemptTimeout = remaining < _perCall ? remaining : _perCall;
             TimeSpan? serverWait = null;
+            // set once the request is handed to the socket handler: failures before that (token fetch) sent nothing
+            var sending = new StrongBox<bool>();
             using (var attemptCts = new CancellationTokenSource(attemptTimeout, _time))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, attemptCts.Token))
             {
                 try
                 {
-                    var response = await SendOnceAsync(createRequest, linked.Token).ConfigureAwait(false);
+                    var response = await SendOnceAsync(createRequest, sending, linked.Token).ConfigureAwait(false);
                     lastStatus = response.Status;
                     var outcome = interpret(response);
                     if (outcome.Failure is { } failure)
@@ -137,7 +155,13 @@ internal sealed class AzurePipeline : IDisposable
                 }
                 catch (OperationCanceledException e) when (attemptCts.IsCancellationRequested)
                 {
-                    (lastError, lastStatus, lastException) = ($"no complete response within {Seconds(attemptTimeout)}", null, e);
+                    lastError = $"no complete response within {Seconds(attemptTimeout)}";
+                    if (delivery == Delivery.AtMostOnce && sending.Value)
+                    {
+                        throw NotRepeated(operation, attempt, lastError, e);
+                    }
+
+                    (lastStatus, lastException) = (null, e);
                 }
                 catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException)
                 {
@@ -148,11 +172,23 @@ internal sealed class AzurePipeline : IDisposable
                 }
                 catch (HttpRequestException e)
                 {
-                    (lastError, lastStatus, lastException) = ($"connection failed: {e.Message}", null, e);
+                    lastError = $"connection failed: {e.Message}";
+                    if (delivery == Delivery.AtMostOnce && sending.Value && !NeverSent(e))
+                    {
+                        throw NotRepeated(operation, attempt, lastError, e);
+                    }
+
+                    (lastStatus, lastException) = (null, e);
                 }
                 catch (IOException e)
                 {
-                    (lastError, lastStatus, lastException) = ($"response cut short: {e.Message}", null, e);
+                    lastError = $"response cut short: {e.Message}";
+                    if (delivery == Delivery.AtMostOnce && sending.Value)
+                    {
+                        throw NotRepeated(operation, attempt, lastError, e);
+                    }
+
+                    (lastStatus, lastException) = (null, e);
                 }
             }
 
@@ -181,9 +217,10 @@ internal sealed class AzurePipeline : IDisposable
         }
     }
 
-    private async Task<AzureResponse> SendOnceAsync(Func<CancellationToken, ValueTask<HttpRequestMessage>> createRequest, CancellationToken cancellationToken)
+    private async Task<AzureResponse> SendOnceAsync(Func<CancellationToken, ValueTask<HttpRequestMessage>> createRequest, StrongBox<bool> sending, CancellationToken cancellationToken)
     {
         using var request = await createRequest(cancellationToken).ConfigureAwait(false);
+        sending.Value = true;
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         var body = await ReadBoundedAsync(response.Content, cancellationToken).ConfigureAwait(false);
         return new AzureResponse((int)response.StatusCode, response.Headers, response.Content.Headers, body);
@@ -224,6 +261,49 @@ internal sealed class AzurePipeline : IDisposable
             $"{Endpoint} {operation} ({BaseAddress}) failed after {attempts} attempt(s) in {Seconds(elapsed)}: {why}. Last error: {lastError}. " +
             "Check that the endpoint is reachable from this machine, or raise RetryOptions.TotalDeadline/MaxAttempts.",
             status, null, attempts, inner);
+    }
+
+    /// <summary>
+    /// True only when the request cannot have reached the server: the name did not resolve, or the TCP/TLS
+    /// connection could not be opened (refused, unreachable). A reset or close after connecting proves nothing.
+    /// </summary>
+    internal static bool NeverSent(HttpRequestException e)
+    {
+        if (e.HttpRequestError == HttpRequestError.NameResolutionError)
+        {
+            return true;
+        }
+
+        if (e.HttpRequestError is not (HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError))
+        {
+            return false;
+        }
+
+        for (Exception? inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Net.Sockets.SocketException socket)
+            {
+                return socket.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionRefused
+                    or System.Net.Sockets.SocketError.HostUnreachable
+                    or System.Net.Sockets.SocketError.NetworkUnreachable
+                    or System.Net.Sockets.SocketError.HostDown
+                    or System.Net.Sockets.SocketError.HostNotFound
+                    or System.Net.Sockets.SocketError.TryAgain
+                    or System.Net.Sockets.SocketError.NoData
+                    or System.Net.Sockets.SocketError.AddressNotAvailable;
+            }
+        }
+
+        return false;
+    }
+
+    private AzureRequestException NotRepeated(string operation, int attempt, string error, Exception inner)
+    {
+        Log.GaveUp(_logger, Endpoint, operation, attempt, error);
+        return new AzureRequestException(
+            $"{Endpoint} {operation} ({BaseAddress}) failed after the request was sent: {error}. The server may have accepted it, " +
+            "so it was not sent again; check whether it took effect before repeating it.",
+            null, null, attempt, inner);
     }
 
     private static Exception Stamp(Exception failure, int attempt) =>

@@ -229,7 +229,8 @@ internal static class ArmEndpoints
     private static JsonObject RunCommandResult(RunCommandOperation operation)
     {
         var outcome = operation.Outcome!;
-        var output = $"\n[stdout]\n{outcome.Stdout}\n[stderr]\n{outcome.Stderr}\n";
+        // as the Linux RunCommand extension formats it: no newline after the stderr tail
+        var output = $"\n[stdout]\n{outcome.Stdout}\n[stderr]\n{outcome.Stderr}";
         var status = outcome switch
         {
             { Succeeded: true } => ArmResources.Status("ProvisioningState/succeeded", "Provisioning succeeded", null, "Enable succeeded: " + output),

@@ -118,7 +118,7 @@ internal static class NetworkResources
         var properties = new JsonObject
         {
             ["provisioningState"] = "Succeeded",
-            ["protocol"] = rule.Protocol.Equals("*", StringComparison.Ordinal) ? "*" : rule.Protocol.ToUpperInvariant(),
+            ["protocol"] = rule.Protocol, // ARM spells them Tcp, Udp, Icmp, *: as the scenario does
             ["sourcePortRange"] = rule.SourcePortRange,
             ["destinationPortRange"] = rule.DestinationPortRange,
             ["sourceAddressPrefix"] = rule.SourceAddressPrefix,

@@ -19,6 +19,7 @@ internal static class ControlEndpoints
         GET    /vms                            every VM: ids, incarnation, keys, last health report, hostile agent
         GET    /vms/{name}                     one VM
         GET    /vms/{name}/health-reports      the VM's health reports (XML comp=health and JSON /provisioning/health)
+        GET    /vms/{name}/health-observations waagent's HealthService observations (HostGAPlugin and IMDS heartbeats)
         POST   /vms/{name}/incarnation         start a new goal state (incarnation + 1)
         PUT    /vms/{name}/keys                {"publicKeys":[{"keyData":"ssh-ed25519 ...","path":"/home/u/.ssh/authorized_keys"}]}
                                                replace the keys IMDS publishes; bumps the incarnation
@@ -42,6 +43,7 @@ internal static class ControlEndpoints
         app.MapGet("/vms", () => Ok<IReadOnlyList<VmSummary>>([.. state.Vms.Select(v => Summary(state, v))], Json.IReadOnlyListVmSummary));
         app.MapGet("/vms/{name}", (string name) => WithVm(state, name, vm => Ok(Summary(state, vm), Json.VmSummary)));
         app.MapGet("/vms/{name}/health-reports", (string name) => WithVm(state, name, vm => Ok(vm.HealthReports, Json.IReadOnlyListHealthReport)));
+        app.MapGet("/vms/{name}/health-observations", (string name) => WithVm(state, name, vm => Ok(vm.HealthObservations, Json.IReadOnlyListHealthObservation)));
 
         app.MapPost("/vms/{name}/incarnation", (string name) => WithVm(state, name, vm =>
         {
@@ -211,7 +213,8 @@ internal static class ControlEndpoints
         var d = vm.Definition;
         return new VmSummary(
             vm.Name, d.VmId, d.ResourceGroup, vm.Incarnation, vm.ContainerId, vm.InstanceId, d.PrivateIpAddress, d.SourceAddress,
-            d.PrincipalId, vm.PublicKeys, reports.Count, reports.Count == 0 ? null : reports[^1], state.HostileAgents.Get(vm.Name)?.Status);
+            d.PrincipalId, vm.PublicKeys, reports.Count, reports.Count == 0 ? null : reports[^1], state.HostileAgents.Get(vm.Name)?.Status,
+            vm.HealthObservations.Count, vm.StatusUploadCount, vm.VmSettingsServedCount);
     }
 
     private static IResult WithVm(EmulatorState state, string name, Func<VmState, IResult> action) =>

@@ -21,7 +21,10 @@ public sealed record VmSummary(
     IReadOnlyList<VmPublicKey> PublicKeys,
     int HealthReportCount,
     HealthReport? LastHealthReport,
-    HostileAgentStatus? HostileAgent);
+    HostileAgentStatus? HostileAgent,
+    int HealthObservationCount,
+    int StatusUploadCount,
+    int VmSettingsServedCount);
 
 /// <summary><c>PUT /vms/{name}/keys</c>: the keys IMDS and the goal state publish from now on.</summary>
 public sealed record KeysRequest(IReadOnlyList<VmPublicKey>? PublicKeys);
@@ -51,12 +54,13 @@ public sealed record RemovedResponse(int Removed);
 public sealed record ErrorResponse(string Error);
 
 /// <summary>The emulator's endpoints, as <c>GET /endpoints</c> and the command line print them.</summary>
-public sealed record EndpointsResponse(string Imds, string WireServer, string KeyVault, string Arm, string Control, string? CaCertificate, string StateDirectory);
+public sealed record EndpointsResponse(string Imds, string WireServer, string HostGaPlugin, string KeyVault, string Arm, string Control, string? CaCertificate, string StateDirectory);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(VmSummary))]
 [JsonSerializable(typeof(IReadOnlyList<VmSummary>))]
 [JsonSerializable(typeof(IReadOnlyList<HealthReport>))]
+[JsonSerializable(typeof(IReadOnlyList<HealthObservation>))]
 [JsonSerializable(typeof(IReadOnlyList<RequestRecord>))]
 [JsonSerializable(typeof(IReadOnlyList<FaultRule>))]
 [JsonSerializable(typeof(FaultRule))]

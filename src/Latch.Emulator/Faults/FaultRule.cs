@@ -19,8 +19,14 @@ public enum FaultKind
     /// <summary>Answer 429 with <c>Retry-After: Value</c> seconds (default 1).</summary>
     Throttle,
 
-    /// <summary>Abort the TCP connection without a response.</summary>
+    /// <summary>Abort the TCP connection without a response, before the endpoint sees the request.</summary>
     Reset,
+
+    /// <summary>
+    /// Let the endpoint handle the request (and act on it), then abort the connection instead of sending the response:
+    /// a reply lost in transit, so the client cannot tell whether the server acted.
+    /// </summary>
+    Lost,
 
     /// <summary>Hold the request without answering until the client gives up, at most <see cref="FaultRule.Value"/> ms (default 30000), then abort.</summary>
     Timeout,
@@ -33,12 +39,12 @@ public enum FaultKind
 }
 
 /// <summary>
-/// One injected fault: which endpoint group (imds, wireserver, keyvault, arm, identity, or * for all), an optional
+/// One injected fault: which endpoint group (imds, wireserver, hostgaplugin, keyvault, arm, identity, or * for all), an optional
 /// path prefix, the kind, and how many requests it hits (null: until cleared).
 /// </summary>
 public sealed record FaultRule
 {
-    public static readonly IReadOnlyList<string> Groups = ["imds", "wireserver", "keyvault", "arm", "identity", "*"];
+    public static readonly IReadOnlyList<string> Groups = ["imds", "wireserver", "hostgaplugin", "keyvault", "arm", "identity", "*"];
 
     public required string Group { get; init; }
     public required FaultKind Kind { get; init; }

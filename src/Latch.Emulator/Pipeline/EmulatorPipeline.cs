@@ -32,7 +32,7 @@ internal static class EmulatorPipeline
             {
                 var elapsed = state.Time.GetElapsedTime(started).TotalMilliseconds;
                 var fault = context.Items.TryGetValue(FaultItem, out var f) ? (FaultRule?)f : null;
-                var aborted = fault?.Kind is FaultKind.Reset or FaultKind.Timeout or FaultKind.Truncate;
+                var aborted = fault?.Kind is FaultKind.Reset or FaultKind.Lost or FaultKind.Timeout or FaultKind.Truncate;
                 var status = aborted ? 0 : context.Response.StatusCode;
                 var remote = context.Connection.RemoteIpAddress?.ToString() ?? "?";
                 state.Record(new RequestRecord(
@@ -79,6 +79,25 @@ internal static class EmulatorPipeline
             case FaultKind.Reset:
                 context.Abort();
                 break;
+            case FaultKind.Lost:
+            {
+                // the endpoint writes into a buffer that is thrown away, so nothing of its response reaches the socket
+                var original = context.Response.Body;
+                using var discard = new MemoryStream();
+                context.Response.Body = discard;
+                try
+                {
+                    await next(context).ConfigureAwait(false);
+                }
+                finally
+                {
+                    context.Response.Body = original;
+                    context.Abort();
+                }
+
+                break;
+            }
+
             case FaultKind.Timeout:
                 await DelayAsync(TimeSpan.FromMilliseconds(fault.Value ?? 30_000), time, context.RequestAborted).ConfigureAwait(false);
                 context.Abort();
@@ -135,6 +154,9 @@ internal static class EmulatorPipeline
             case "wireserver":
                 context.Response.ContentType = "text/xml; charset=utf-8";
                 return context.Response.WriteAsync(WireErrorXml(status == 429 ? "TooManyRequests" : "ServiceError", message), context.RequestAborted);
+            case "hostgaplugin":
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                return context.Response.WriteAsync(message, context.RequestAborted);
             case "imds":
                 context.Response.ContentType = "application/json; charset=utf-8";
                 return context.Response.WriteAsync($"{{\"error\":\"{message}\"}}", context.RequestAborted);

@@ -38,7 +38,7 @@ public sealed class EmulatorState
         Time = time;
         StateDirectory = stateDirectory;
         RunCommandLatency = runCommandLatency;
-        Vms = [.. scenario.Vms.Select(v => new VmState(v))];
+        Vms = [.. scenario.Vms.Select(v => new VmState(v, time))];
         _byName = Vms.ToDictionary(v => v.Name, StringComparer.OrdinalIgnoreCase);
     }
 

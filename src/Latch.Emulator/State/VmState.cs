@@ -25,6 +25,18 @@ public sealed record HealthReport(
     string? AgentName);
 
 /// <summary>
+/// One health observation waagent posts to the WireServer's <c>POST /HealthService</c> (its HostGAPlugin and IMDS
+/// heartbeats): <c>{"Api":"reporttargethealth","Version":"1.0","Source":"WALinuxAgent","Observations":[…]}</c>.
+/// </summary>
+public sealed record HealthObservation(
+    DateTimeOffset Time,
+    string Source,
+    string Name,
+    bool IsHealthy,
+    string Description,
+    string Value);
+
+/// <summary>
 /// The live state of one emulated VM: its incarnation, the keys IMDS and the goal state publish (replaceable
 /// through the control API), and the health reports it sent. Thread-safe.
 /// </summary>
@@ -33,18 +45,27 @@ public sealed class VmState
     /// <summary>The real WireServer keeps at most 4096 bytes of a description; waagent cuts it to this many characters.</summary>
     public const int MaxDescriptionLength = 3686;
 
+    /// <summary>How many health observations (<c>POST /HealthService</c>) a VM keeps, newest last.</summary>
+    public const int MaxHealthObservations = 500;
+
     private readonly Lock _gate = new();
+    private readonly TimeProvider _time;
     private readonly List<HealthReport> _health = [];
+    private readonly Queue<HealthObservation> _observations = new();
     private readonly List<TaskCompletionSource> _healthWaiters = [];
     private IReadOnlyList<VmPublicKey> _keys;
     private int _incarnation = 1;
+    private DateTimeOffset _goalStateCreated;
+    private int _vmSettingsServed;
     private int _telemetryEvents;
     private int _statusUploads;
     private string? _lastStatus;
     private IReadOnlyDictionary<string, string> _roleProperties = new Dictionary<string, string>();
 
-    internal VmState(VmDefinition definition)
+    internal VmState(VmDefinition definition, TimeProvider time)
     {
+        _time = time;
+        _goalStateCreated = time.GetUtcNow();
         Definition = definition;
         _keys = definition.PublicKeys;
         ContainerId = ScenarioLoader.StableGuid("container:" + definition.VmId);
@@ -75,6 +96,21 @@ public sealed class VmState
         }
     }
 
+    /// <summary>
+    /// The current goal state: its incarnation and when the fabric created it (ExtensionsConfig createdOnTicks and
+    /// vmSettings extensionsLastModifiedTickCount, which waagent compares with each other).
+    /// </summary>
+    public (int Incarnation, DateTimeOffset CreatedAt) GoalState
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return (_incarnation, _goalStateCreated);
+            }
+        }
+    }
+
     /// <summary>The keys IMDS (compute.publicKeys) and ovf-env.xml publish now.</summary>
     public IReadOnlyList<VmPublicKey> PublicKeys
     {
@@ -97,6 +133,21 @@ public sealed class VmState
             }
         }
     }
+
+    /// <summary>The health observations the VM's agent posted to <c>POST /HealthService</c>, oldest first (at most <see cref="MaxHealthObservations"/>).</summary>
+    public IReadOnlyList<HealthObservation> HealthObservations
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _observations];
+            }
+        }
+    }
+
+    /// <summary>How many full vmSettings documents (200, not 304) the HostGAPlugin served this VM.</summary>
+    public int VmSettingsServedCount => Volatile.Read(ref _vmSettingsServed);
 
     /// <summary>How many telemetry events the VM's agent sent (<c>POST /machine?comp=telemetrydata</c>).</summary>
     public int TelemetryEventCount => Volatile.Read(ref _telemetryEvents);
@@ -129,6 +180,24 @@ public sealed class VmState
 
     internal void RecordTelemetry(int events) => Interlocked.Add(ref _telemetryEvents, events);
 
+    internal void RecordVmSettingsServed() => Interlocked.Increment(ref _vmSettingsServed);
+
+    internal void RecordObservations(IEnumerable<HealthObservation> observations)
+    {
+        lock (_gate)
+        {
+            foreach (var observation in observations)
+            {
+                if (_observations.Count >= MaxHealthObservations)
+                {
+                    _observations.Dequeue();
+                }
+
+                _observations.Enqueue(observation);
+            }
+        }
+    }
+
     internal void RecordStatus(string blob)
     {
         lock (_gate)
@@ -151,7 +220,7 @@ public sealed class VmState
     {
         lock (_gate)
         {
-            return ++_incarnation;
+            return NextGoalState();
         }
     }
 
@@ -162,8 +231,14 @@ public sealed class VmState
         lock (_gate)
         {
             _keys = [.. keys];
-            return ++_incarnation;
+            return NextGoalState();
         }
+    }
+
+    private int NextGoalState()
+    {
+        _goalStateCreated = _time.GetUtcNow();
+        return ++_incarnation;
     }
 
     internal void Record(HealthReport report)

@@ -134,8 +134,11 @@ internal static class WireDocuments
         w.WriteEndElement();
     });
 
-    /// <summary>An ExtensionsConfig with no extensions; its status blob points back at the emulator.</summary>
-    public static string ExtensionsConfig(VmState vm, int incarnation, string baseUri, DateTimeOffset now) => Write(w =>
+    /// <summary>
+    /// An ExtensionsConfig with no extensions; its status blob points back at the emulator. The metadata (ids, creation
+    /// time, status blob) is what the HostGAPlugin's vmSettings repeats for the same goal state: waagent compares them.
+    /// </summary>
+    public static string ExtensionsConfig(VmState vm, int incarnation, DateTimeOffset createdAt, string baseUri) => Write(w =>
     {
         var inc = incarnation.ToString(CultureInfo.InvariantCulture);
         w.WriteStartElement("Extensions");
@@ -152,16 +155,25 @@ internal static class WireDocuments
         w.WriteEndElement();
         w.WriteStartElement("StatusUploadBlob");
         w.WriteAttributeString("statusBlobType", "BlockBlob");
-        w.WriteString($"{baseUri}/machine/{vm.ContainerId}/{vm.InstanceId}/status");
+        w.WriteString(StatusBlobUri(vm, baseUri));
         w.WriteEndElement();
         w.WriteStartElement("InVMGoalStateMetaData");
         w.WriteAttributeString("inSvdSeqNo", inc);
-        w.WriteAttributeString("createdOnTicks", (now.UtcTicks).ToString(CultureInfo.InvariantCulture));
-        w.WriteAttributeString("activityId", Scenarios.ScenarioLoader.StableGuid($"activity:{vm.ContainerId}:{inc}"));
-        w.WriteAttributeString("correlationId", Scenarios.ScenarioLoader.StableGuid($"correlation:{vm.ContainerId}:{inc}"));
+        w.WriteAttributeString("createdOnTicks", createdAt.UtcTicks.ToString(CultureInfo.InvariantCulture));
+        w.WriteAttributeString("activityId", ActivityId(vm, incarnation));
+        w.WriteAttributeString("correlationId", CorrelationId(vm, incarnation));
         w.WriteEndElement();
         w.WriteEndElement();
     });
+
+    /// <summary>Where the agent uploads its status blob (the WireServer stands in for Azure Storage).</summary>
+    public static string StatusBlobUri(VmState vm, string wireServerBaseUri) => $"{wireServerBaseUri}/machine/{vm.ContainerId}/{vm.InstanceId}/status";
+
+    public static string ActivityId(VmState vm, int incarnation) =>
+        Scenarios.ScenarioLoader.StableGuid(string.Create(CultureInfo.InvariantCulture, $"activity:{vm.ContainerId}:{incarnation}"));
+
+    public static string CorrelationId(VmState vm, int incarnation) =>
+        Scenarios.ScenarioLoader.StableGuid(string.Create(CultureInfo.InvariantCulture, $"correlation:{vm.ContainerId}:{incarnation}"));
 
     /// <summary>The FullConfig document: the role model; agents read only its presence.</summary>
     public static string FullConfig(VmState vm, int incarnation) => Write(w =>

@@ -13,7 +13,8 @@ namespace Latch.Emulator.WireServer;
 
 /// <summary>
 /// The WireServer (168.63.129.16): protocol versions, goal state and the documents it links, the XML health
-/// report waagent posts, role properties, telemetry, the status blob, and azure-init's JSON health report.
+/// report waagent posts, role properties, telemetry, the status blob, waagent's health observations (/HealthService)
+/// and azure-init's JSON health report.
 /// </summary>
 internal static class WireServerEndpoints
 {
@@ -52,7 +53,7 @@ internal static class WireServerEndpoints
                 return WireError(404, "ResourceNotFound", "No role instance with this container and instance id.");
             }
 
-            var incarnation = vm.Incarnation;
+            var (incarnation, created) = vm.GoalState;
             var type = context.Request.Query["type"].ToString();
             if (context.Request.Query["comp"] != "config")
             {
@@ -63,7 +64,7 @@ internal static class WireServerEndpoints
             {
                 "hostingEnvironmentConfig" => WireDocuments.HostingEnvironment(vm, incarnation),
                 "sharedConfig" => WireDocuments.SharedConfig(vm, incarnation),
-                "extensionsConfig" => WireDocuments.ExtensionsConfig(vm, incarnation, BaseUri(context), state.Time.GetUtcNow()),
+                "extensionsConfig" => WireDocuments.ExtensionsConfig(vm, incarnation, created, BaseUri(context)),
                 "fullConfig" => WireDocuments.FullConfig(vm, incarnation),
                 _ => null,
             };
@@ -88,6 +89,13 @@ internal static class WireServerEndpoints
 
             vm.RecordStatus(body);
             return Results.StatusCode(201);
+        });
+
+        // waagent's health observations (HostGAPlugin and IMDS heartbeats), JSON on port 80
+        app.MapPost("/HealthService", async (HttpContext context) =>
+        {
+            var body = await ReadBodyAsync(context).ConfigureAwait(false);
+            return body is null ? JsonError(413, "request body too large") : HealthService(context, state, logger, body);
         });
 
         app.MapPost("/provisioning/health", async (HttpContext context) =>
@@ -212,6 +220,62 @@ internal static class WireServerEndpoints
         vm.Record(report);
         Log.HealthReported(logger, vm.Name, "json", report.State, report.SubStatus, report.Incarnation);
         return Results.Ok();
+    }
+
+    private static IResult HealthService(HttpContext context, EmulatorState state, ILogger logger, string body)
+    {
+        var observations = new List<HealthObservation>();
+        var now = state.Time.GetUtcNow();
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object
+                || !root.TryGetProperty("Api", out var api) || api.ValueKind != JsonValueKind.String
+                || !root.TryGetProperty("Observations", out var list) || list.ValueKind != JsonValueKind.Array)
+            {
+                return JsonReject(context, logger, "the body must be {\"Api\":\"reporttargethealth\",\"Version\":\"1.0\",\"Source\":…,\"Observations\":[…]}");
+            }
+
+            if (api.GetString() != "reporttargethealth")
+            {
+                return JsonReject(context, logger, $"unknown Api '{Short(api.GetString()!)}'; the HealthService serves reporttargethealth");
+            }
+
+            var source = root.TryGetProperty("Source", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "";
+            foreach (var item in list.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Object
+                    || !item.TryGetProperty("ObservationName", out var name) || name.ValueKind != JsonValueKind.String
+                    || !item.TryGetProperty("IsHealthy", out var healthy) || healthy.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    return JsonReject(context, logger, "each observation needs a string ObservationName and a boolean IsHealthy");
+                }
+
+                observations.Add(new HealthObservation(
+                    now, source, name.GetString()!, healthy.GetBoolean(), StringOf(item, "Description"), StringOf(item, "Value")));
+            }
+        }
+        catch (JsonException e)
+        {
+            return JsonReject(context, logger, "malformed JSON: " + e.Message);
+        }
+
+        if (state.ResolveVm(context.Connection.RemoteIpAddress) is not { } vm)
+        {
+            return JsonError(404, "this scenario has no VM");
+        }
+
+        vm.RecordObservations(observations);
+        if (observations.Any(o => !o.IsHealthy))
+        {
+            // the request log shows every post; an unhealthy observation is worth its own line (waagent sends these each minute)
+            Log.UnhealthyObservations(logger, vm.Name, string.Join(", ", observations.Where(o => !o.IsHealthy).Select(o => o.Name)));
+        }
+        return Results.Ok();
+
+        static string StringOf(JsonElement item, string name) =>
+            item.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? VmState.Truncate(value.GetString())! : "";
     }
 
     private static IResult RoleProperties(HttpContext context, EmulatorState state, ILogger logger, string body)

@@ -106,7 +106,7 @@ public sealed class ArmHttpTests : IAsyncLifetime
         Assert.Equal("ProvisioningState/succeeded", status.GetProperty("code").GetString());
         Assert.Equal("Provisioning succeeded", status.GetProperty("displayStatus").GetString());
         Assert.Equal("Info", status.GetProperty("level").GetString());
-        Assert.Equal("Enable succeeded: \n[stdout]\nreleased\n\n[stderr]\n\n", status.GetProperty("message").GetString());
+        Assert.Equal("Enable succeeded: \n[stdout]\nreleased\n\n[stderr]\n", status.GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.OK, result.StatusCode);
         Assert.Equal(status.GetRawText(), (await JsonAsync(result)).GetProperty("value")[0].GetRawText());
     }

@@ -103,7 +103,7 @@ public sealed class ArmSdkTests : IAsyncLifetime
 
             Assert.Equal("made-by-run-command\n", await File.ReadAllTextAsync(marker, TestContext.Current.CancellationToken));
             Assert.Equal("ProvisioningState/succeeded", status.Code);
-            Assert.Equal($"Enable succeeded: \n[stdout]\nhello from {Environment.UserName} arg=hi env=hi\n\n[stderr]\noops\n\n", status.Message);
+            Assert.Equal($"Enable succeeded: \n[stdout]\nhello from {Environment.UserName} arg=hi env=hi\n\n[stderr]\noops\n", status.Message);
         }
         finally
         {

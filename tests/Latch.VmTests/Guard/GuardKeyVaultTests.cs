@@ -25,7 +25,7 @@ public sealed class GuardKeyVaultTests
 
     private static async Task<string> ScenarioAsync(AzureHost host, Vm vm)
     {
-        var scenario = JsonNode.Parse(ScenarioWriter.Write(host.Vms))!.AsObject();
+        var scenario = JsonNode.Parse(ScenarioWriter.Write(host.Vms, host.OperatorClientSecret))!.AsObject();
         var principal = Guid.NewGuid().ToString();
         scenario["vms"]![0]!["principalId"] = principal;
         scenario["vaults"] = new JsonArray(new JsonObject { ["name"] = "latch-kv", ["allowedPrincipals"] = new JsonArray(principal) });

@@ -17,6 +17,14 @@ internal sealed class AzureHost : IAsyncDisposable
     public const string ImdsAddress = "169.254.169.254";
     /// <summary>Where the emulator's ARM, Key Vault and control listeners live inside the azure host.</summary>
     public const string ServicesAddress = "169.254.128.1";
+
+    /// <summary>The subscription and tenant of the scenario the rig writes.</summary>
+    public const string SubscriptionId = "5e1a7c00-0000-4000-8000-00000000a2b1";
+    public const string TenantId = "5e1a7c00-0000-4000-8000-00000000e7a1";
+    public const string ResourceGroup = "latch-rg";
+
+    /// <summary>The operator service principal in the rig's scenario (client credentials at the emulator's Entra endpoint).</summary>
+    public const string OperatorClientId = "5e1a7c00-0000-4000-8000-0000000c11e7";
     private const int MaxVms = 127;
 
     private readonly string _lowerDir;
@@ -52,6 +60,9 @@ internal sealed class AzureHost : IAsyncDisposable
     }
 
     public EmulatorProcess? Emulator { get; private set; }
+
+    /// <summary>The operator's client secret, new for every host (written only to the scenario file in <see cref="Directory"/>).</summary>
+    public string OperatorClientSecret { get; } = RandomNumberGenerator.GetHexString(32, lowercase: true);
 
     /// <summary>Builds the rootfs cache if needed, sweeps what dead runs left, and creates the azure-host namespace.</summary>
     public static async Task<AzureHost> StartAsync(CancellationToken cancellationToken = default)
@@ -132,7 +143,7 @@ internal sealed class AzureHost : IAsyncDisposable
         if (scenarioPath is null)
         {
             scenarioPath = Path.Combine(stateDir, "scenario.json");
-            await File.WriteAllBytesAsync(scenarioPath, ScenarioWriter.Write(Vms), cancellationToken);
+            await File.WriteAllBytesAsync(scenarioPath, ScenarioWriter.Write(Vms, OperatorClientSecret), cancellationToken);
         }
 
         Emulator = await EmulatorProcess.StartAsync(this, scenarioPath, stateDir, extraArguments ?? [], cancellationToken);
@@ -145,6 +156,13 @@ internal sealed class AzureHost : IAsyncDisposable
 
     /// <summary>An HttpClient whose connections start in the azure host (it reaches the emulator and every VM).</summary>
     public HttpClient CreateHttpClient(TimeSpan? timeout = null) => NetNs.CreateHttpClient(Namespace, timeout);
+
+    /// <summary>
+    /// A handler whose connections start in the azure host and whose HTTPS servers must chain to the emulator's CA
+    /// (ARM, Entra, Key Vault); for Latch.Azure clients (their <c>Handler</c> option) or an HttpClient.
+    /// </summary>
+    public SocketsHttpHandler CreateTrustingHandler() =>
+        NetNs.CreateHandler(Namespace, (Emulator ?? throw new RigException("start the emulator first: its CA signs the HTTPS listeners")).CaCertificatePath);
 
     public async ValueTask DisposeAsync()
     {

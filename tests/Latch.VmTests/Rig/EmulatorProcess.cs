@@ -10,6 +10,8 @@ namespace Latch.VmTests.Rig;
 /// </summary>
 internal sealed class EmulatorProcess : IAsyncDisposable
 {
+    /// <summary>The HostGAPlugin's port; it shares the WireServer's address, as on Azure.</summary>
+    public const int HostGaPluginPort = 32526;
     public const int ArmPort = 8080;
     public const int ControlPort = 8081;
     public const int KeyVaultPort = 8443;
@@ -25,7 +27,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
 
     public TrackedProcess Process { get; }
 
-    private static readonly HashSet<string> EndpointNames = ["imds", "wireserver", "keyvault", "arm", "control", "ca", "state", "media"];
+    private static readonly HashSet<string> EndpointNames = ["imds", "wireserver", "hostgaplugin", "keyvault", "arm", "control", "ca", "state", "media"];
 
     /// <summary>The lines the emulator printed before "ready": "imds http://…", "control http://…", "ca PATH", "state DIR", ….</summary>
     public IReadOnlyList<string> Endpoints { get; }
@@ -36,9 +38,13 @@ internal sealed class EmulatorProcess : IAsyncDisposable
 
     public static Uri ControlUri { get; } = new($"http://{AzureHost.ServicesAddress}:{ControlPort}/");
 
-    public static Uri ArmUri { get; } = new($"http://{AzureHost.ServicesAddress}:{ArmPort}/");
+    /// <summary>ARM and the Entra token endpoint (HTTPS with the emulator's CA, <see cref="CaCertificatePath"/>).</summary>
+    public static Uri ArmUri { get; } = new($"https://{AzureHost.ServicesAddress}:{ArmPort}/");
 
-    public static Uri KeyVaultUri { get; } = new($"http://{AzureHost.ServicesAddress}:{KeyVaultPort}/");
+    public static Uri KeyVaultUri { get; } = new($"https://{AzureHost.ServicesAddress}:{KeyVaultPort}/");
+
+    /// <summary>The PEM file of the CA behind the ARM and Key Vault certificates (the emulator's "ca" line).</summary>
+    public string CaCertificatePath => Endpoint("ca") ?? throw new RigException("the emulator printed no 'ca' line");
 
     internal static async Task<EmulatorProcess> StartAsync(
         AzureHost host, string scenarioPath, string stateDir, IReadOnlyList<string> extraArguments, CancellationToken cancellationToken)
@@ -62,6 +68,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
                 "--scenario", scenarioPath,
                 "--imds", $"{AzureHost.ImdsAddress}:80",
                 "--wireserver", $"{AzureHost.WireServerAddress}:80",
+                "--hostgaplugin", $"{AzureHost.WireServerAddress}:{HostGaPluginPort}",
                 "--keyvault", $"{AzureHost.ServicesAddress}:{KeyVaultPort}",
                 "--arm", $"{AzureHost.ServicesAddress}:{ArmPort}",
                 "--control", $"{AzureHost.ServicesAddress}:{ControlPort}",
@@ -87,13 +94,24 @@ internal sealed class EmulatorProcess : IAsyncDisposable
     }
 
     /// <summary>GET /vms/{name}/health-reports from the control API: the health reports the VM posted, oldest first.</summary>
-    public async Task<JsonElement> GetHealthReportsAsync(string vmName, CancellationToken cancellationToken = default)
+    public Task<JsonElement> GetHealthReportsAsync(string vmName, CancellationToken cancellationToken = default) =>
+        GetControlAsync($"vms/{Uri.EscapeDataString(vmName)}/health-reports", cancellationToken);
+
+    /// <summary>GET /vms/{name}/health-observations: what the VM's waagent posted to the WireServer's /HealthService.</summary>
+    public Task<JsonElement> GetHealthObservationsAsync(string vmName, CancellationToken cancellationToken = default) =>
+        GetControlAsync($"vms/{Uri.EscapeDataString(vmName)}/health-observations", cancellationToken);
+
+    /// <summary>GET /requests[?group=…]: the requests the emulator saw (group, method, path, status, remote), oldest first.</summary>
+    public Task<JsonElement> GetRequestsAsync(string? group = null, CancellationToken cancellationToken = default) =>
+        GetControlAsync(group is null ? "requests" : $"requests?group={Uri.EscapeDataString(group)}", cancellationToken);
+
+    private async Task<JsonElement> GetControlAsync(string relative, CancellationToken cancellationToken)
     {
-        using var response = await _http.GetAsync(new Uri(ControlUri, $"vms/{Uri.EscapeDataString(vmName)}/health-reports"), cancellationToken);
+        using var response = await _http.GetAsync(new Uri(ControlUri, relative), cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
-            throw new RigException($"control API GET /vms/{vmName}/health-reports answered {(int)response.StatusCode}: {body}");
+            throw new RigException($"control API GET /{relative} answered {(int)response.StatusCode}: {body}");
         }
 
         using var document = JsonDocument.Parse(body);

@@ -107,7 +107,14 @@ internal static class NetNs
     }
 
     /// <summary>An HttpClient whose connections start inside namespace <paramref name="name"/> (IP literals only).</summary>
-    public static HttpClient CreateHttpClient(string name, TimeSpan? timeout = null)
+    public static HttpClient CreateHttpClient(string name, TimeSpan? timeout = null) =>
+        new(CreateHandler(name)) { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+
+    /// <summary>
+    /// A handler whose connections start inside namespace <paramref name="name"/> (IP literals only). With
+    /// <paramref name="caCertificatePath"/>, HTTPS servers must chain to that CA alone (the emulator's), not the system roots.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler(string name, string? caCertificatePath = null)
     {
         var handler = new SocketsHttpHandler
         {
@@ -119,6 +126,19 @@ internal static class NetNs
                 return new NetworkStream(socket, ownsSocket: true);
             },
         };
-        return new HttpClient(handler) { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        if (caCertificatePath is not null)
+        {
+            handler.SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+                {
+                    TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                    CustomTrustStore = { System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(caCertificatePath)) },
+                    RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                },
+            };
+        }
+
+        return handler;
     }
 }

@@ -14,25 +14,50 @@ internal sealed record VmProfile
     public IReadOnlyList<string> PublicKeys { get; init; } = [];
 
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The admin password ovf-env.xml carries (never logged); null for none.</summary>
+    public string? AdminPassword { get; init; }
+
+    /// <summary>osProfile.disablePasswordAuthentication / ovf-env DisableSshPasswordAuthentication.</summary>
+    public bool DisablePasswordAuthentication { get; init; } = true;
 }
 
 /// <summary>Writes the emulator's scenario file (JSON) for the VMs of an <see cref="AzureHost"/>.</summary>
 internal static class ScenarioWriter
 {
-    public static byte[] Write(IReadOnlyList<Vm> vms)
+    /// <summary>
+    /// The scenario: the rig's subscription and tenant, one operator service principal (<see cref="AzureHost.OperatorClientId"/>
+    /// with <paramref name="operatorSecret"/>), and the VMs, each with its exec prefix so ARM run-command runs inside it.
+    /// </summary>
+    public static byte[] Write(IReadOnlyList<Vm> vms, string operatorSecret)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
             json.WriteStartObject();
+            json.WriteString("subscriptionId", AzureHost.SubscriptionId);
+            json.WriteString("tenantId", AzureHost.TenantId);
+            json.WriteStartArray("servicePrincipals");
+            json.WriteStartObject();
+            json.WriteString("clientId", AzureHost.OperatorClientId);
+            json.WriteString("clientSecret", operatorSecret);
+            json.WriteEndObject();
+            json.WriteEndArray();
             json.WriteStartArray("vms");
             foreach (var vm in vms)
             {
                 json.WriteStartObject();
                 json.WriteString("name", vm.Name);
                 json.WriteString("vmId", vm.VmId);
+                json.WriteString("resourceGroup", AzureHost.ResourceGroup);
                 json.WriteString("computerName", vm.Name);
                 json.WriteString("adminUsername", vm.Profile.AdminUsername);
+                json.WriteBoolean("disablePasswordAuthentication", vm.Profile.DisablePasswordAuthentication);
+                if (vm.Profile.AdminPassword is { } password)
+                {
+                    json.WriteString("adminPassword", password);
+                }
+
                 json.WriteStartArray("publicKeys");
                 foreach (var key in vm.Profile.PublicKeys)
                 {

@@ -4,15 +4,14 @@ namespace Latch.VmTests.Rig;
 internal static class Waagent
 {
     /// <summary>
-    /// waagent.conf settings for the rig. Provisioning off: no provisioning DVD to find. Fast Track off: its
-    /// HostGAPlugin path hits a Python 3.11 crash in 2.7.3. Verbose logs: every HTTP call in /var/log/waagent.log.
+    /// waagent.conf settings for the rig. Provisioning off: no provisioning DVD to find. Fast Track stays at waagent's
+    /// default (on): the emulator serves the HostGAPlugin's vmSettings. Verbose logs: every HTTP call in /var/log/waagent.log.
     /// Hostname monitoring, resource disk and log collection off: the VM shares the host's UTS namespace,
     /// disks and cgroups, which waagent must not touch.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string> RigSettings = new Dictionary<string, string>
     {
         ["Provisioning.Agent"] = "disabled",
-        ["Debug.EnableFastTrack"] = "n",
         ["Logs.Verbose"] = "y",
         ["Provisioning.MonitorHostName"] = "n",
         ["ResourceDisk.Format"] = "n",
@@ -35,5 +34,16 @@ internal static class Waagent
         var conf = await vm.ReadFileAsync("/etc/waagent.conf", cancellationToken);
         await vm.WriteFileAsync("/etc/waagent.conf", WaagentConf.Set(conf, settings), cancellationToken: cancellationToken);
         return vm.StartProcess("waagent", ["/usr/sbin/waagent", "-daemon"]);
+    }
+
+    /// <summary>
+    /// The lines of a waagent log that complain (an ERROR or WARNING entry, a retry, a failure or an exception) and
+    /// mention one of <paramref name="topics"/>. waagent writes "YYYY-MM-DDTHH:MM:SS.ffffffZ LEVEL THREAD message".
+    /// </summary>
+    public static IReadOnlyList<string> ComplaintsAbout(string log, IReadOnlyList<string> topics)
+    {
+        string[] signs = [" ERROR ", " WARNING ", "retry", "Retry", "failed", "Failed", "Exception", "exception", "error", "not supported"];
+        return [.. log.Split('\n').Where(line =>
+            topics.Any(t => line.Contains(t, StringComparison.Ordinal)) && signs.Any(s => line.Contains(s, StringComparison.Ordinal)))];
     }
 }

@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Runtime.Versioning;
+using System.Text.Json;
+using Latch.VmTests.Rig;
+
+[assembly: SupportedOSPlatform("linux")]
+
+namespace Latch.Bench.Provision;
+
+/// <summary>
+/// bench/run.sh provision: boots rig VMs against one emulator and measures, per agent, the time from starting the agent
+/// process to the emulator recording its Ready health report, and the agent's peak and idle resident memory.
+/// latchd runs as the service (<c>latchd run</c>: full provisioning, then idle); waagent runs as Debian starts it
+/// (<c>waagent -daemon</c>, Provisioning.Agent=disabled as the rig must: it only reports Ready). For a like-for-like
+/// row latchd also runs with Provisioning.Agent=disabled.
+/// </summary>
+internal static class Program
+{
+    private const int Rounds = 3;
+    private static readonly TimeSpan s_idleWait = TimeSpan.FromSeconds(10);
+
+    private static async Task<int> Main()
+    {
+        if (Environment.UserName != "root")
+        {
+            Console.Error.WriteLine("bench provision needs root (network namespaces, mounts)");
+            return 2;
+        }
+
+        await Latchd.EnsurePublishedAsync();
+        var rows = new List<Row>();
+        foreach (var (name, start) in new (string, Func<Vm, Task<TrackedProcess>>)[]
+        {
+            ("latchd run (provisions)", vm => StartLatchdAsync(vm, provision: true)),
+            ("latchd run (Agent=disabled)", vm => StartLatchdAsync(vm, provision: false)),
+            ("waagent -daemon (Agent=disabled)", vm => Waagent.StartAsync(vm)),
+        })
+        {
+            var samples = new List<Sample>();
+            for (var round = 0; round < Rounds; round++)
+            {
+                samples.Add(await MeasureAsync(start));
+                Console.Error.WriteLine($"{name}, round {round + 1}: {samples[^1]}");
+            }
+
+            rows.Add(new Row(name, Median(samples.Select(s => s.ReadyMs)), Median(samples.Select(s => s.PeakKb)) / 1024, Median(samples.Select(s => s.IdleKb)) / 1024, Median(samples.Select(s => s.TreeIdleKb)) / 1024));
+        }
+
+        Console.WriteLine($"{"agent",-34} {"ready ms",9} {"peak RSS MB",12} {"idle RSS MB",12} {"tree idle MB",13}");
+        foreach (var row in rows)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.Name,-34} {row.ReadyMs,9:0} {row.PeakMb,12:0.0} {row.IdleMb,12:0.0} {row.TreeIdleMb,13:0.0}"));
+        }
+
+        var latchd = rows[1];
+        var waagent = rows[2];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{"waagent / latchd (both disabled)",-34} {waagent.ReadyMs / latchd.ReadyMs,8:0.0}x {waagent.PeakMb / latchd.PeakMb,11:0.0}x {waagent.IdleMb / latchd.IdleMb,11:0.0}x {waagent.TreeIdleMb / latchd.TreeIdleMb,12:0.0}x"));
+        Console.WriteLine($"median of {Rounds} rounds; each round boots a fresh VM; idle RSS sampled {s_idleWait.TotalSeconds:0} s after Ready");
+        return 0;
+    }
+
+    private static async Task<TrackedProcess> StartLatchdAsync(Vm vm, bool provision)
+    {
+        await Latchd.InstallAsync(vm);
+        await vm.WriteFileAsync("/etc/latch/latchd.toml", $"[Provisioning]\nAgent = \"{(provision ? "latch" : "disabled")}\"\n");
+        return vm.StartProcess("latchd run", [Latchd.VmPath, "run"]);
+    }
+
+    private static async Task<Sample> MeasureAsync(Func<Vm, Task<TrackedProcess>> start)
+    {
+        await using var host = await AzureHost.StartAsync();
+        var key = await SshKey.CreateAsync(Path.Combine(host.Directory, "keys"), "admin");
+        var vm = await host.AddVmAsync("vm1", new VmProfile { AdminUsername = "azureuser", PublicKeys = [key.PublicKey] });
+        var emulator = await host.StartEmulatorAsync();
+        await WarmUpAsync(host);
+
+        var started = DateTimeOffset.UtcNow;
+        var agent = await start(vm);
+        var ready = await WaitForReadyAsync(emulator, vm, agent);
+        var readyMs = (ready - started).TotalMilliseconds;
+        await Task.Delay(s_idleWait);
+        var (peak, idle) = Memory(agent.Pid);
+        var tree = Tree(agent.Pid).Sum(pid => Memory(pid).Rss);
+        await agent.StopAsync(TimeSpan.FromSeconds(10));
+        return new Sample(readyMs, peak, idle, tree);
+    }
+
+    /// <summary>
+    /// The emulator is a fresh ASP.NET process per round: the first request to each endpoint pays its JIT. Pay it before
+    /// the clock starts (read-only requests: no health report is recorded), so the figures are the agent's own.
+    /// </summary>
+    private static async Task WarmUpAsync(AzureHost host)
+    {
+        using var http = host.CreateHttpClient(TimeSpan.FromSeconds(30));
+        for (var i = 0; i < 3; i++)
+        {
+            using var goalState = new HttpRequestMessage(HttpMethod.Get, $"http://{AzureHost.WireServerAddress}/machine/?comp=goalstate");
+            goalState.Headers.Add("x-ms-version", "2012-11-30");
+            (await http.SendAsync(goalState)).Dispose();
+            using var imds = new HttpRequestMessage(HttpMethod.Get, $"http://{AzureHost.ImdsAddress}/metadata/instance?api-version=2023-07-01");
+            imds.Headers.Add("Metadata", "true");
+            (await http.SendAsync(imds)).Dispose();
+            (await http.GetAsync($"http://{AzureHost.WireServerAddress}/?comp=versions")).Dispose();
+        }
+    }
+
+    private static async Task<DateTimeOffset> WaitForReadyAsync(EmulatorProcess emulator, Vm vm, TrackedProcess agent)
+    {
+        for (var i = 0; i < 12_000; i++)
+        {
+            var body = await emulator.GetHealthReportsAsync(vm.Name);
+            foreach (var report in EmulatorProcess.Reports(body))
+            {
+                if (EmulatorProcess.StateOf(report) == "Ready")
+                {
+                    return report.GetProperty("time").GetDateTimeOffset();
+                }
+            }
+
+            if (agent.HasExited)
+            {
+                throw new RigException($"{agent.Name} exited before Ready:\n{agent.Log}");
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new RigException($"{agent.Name}: no Ready within 120 s:\n{agent.Log}");
+    }
+
+    /// <summary>VmHWM (peak) and VmRSS (now) of a process, in kB.</summary>
+    private static (double Peak, double Rss) Memory(int pid)
+    {
+        double peak = 0, rss = 0;
+        foreach (var line in File.ReadAllLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                peak = Kb(line);
+            }
+            else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                rss = Kb(line);
+            }
+        }
+
+        return (peak, rss);
+
+        static double Kb(string line) => double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The process and all its descendants (waagent forks its extension handler).</summary>
+    private static List<int> Tree(int root)
+    {
+        var all = new List<int> { root };
+        for (var i = 0; i < all.Count; i++)
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{all[i]}/task"))
+            {
+                var children = File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                all.AddRange(children.Select(c => int.Parse(c, CultureInfo.InvariantCulture)));
+            }
+        }
+
+        return all;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
+    }
+
+    private sealed record Sample(double ReadyMs, double PeakKb, double IdleKb, double TreeIdleKb)
+    {
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"Ready after {ReadyMs:0} ms, peak {PeakKb / 1024:0.0} MB, idle {IdleKb / 1024:0.0} MB, tree {TreeIdleKb / 1024:0.0} MB");
+    }
+
+    private sealed record Row(string Name, double ReadyMs, double PeakMb, double IdleMb, double TreeIdleMb);
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# bench/run.sh cli: latch CLI macro benchmarks against latch-emulator (run-command latency 0), NativeAOT binary.
+#   connect overhead   latch connect start -> exec of ssh, key already present (median of 9; goal <= 50 ms)
+#   first sync         keys sync VM --sync-method run-command on a VM without the key (median of 5)
+#   keys sync --all    N = 250, 500, 1000 emulated VMs, --parallel 256 (goal: 1000 in <= 10 s, linear in N)
+# Emulated VMs run their run-command scripts on this machine inside `unshare --mount` with a private /etc/passwd
+# (as in tests/Latch.Cli.Tests), so the real sync script, getent, flock and setpriv all run. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "bench cli: needs root (mount namespaces for the emulated VMs)" >&2; exit 2; }
+for tool in unshare ssh ssh-keygen sshd; do command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "bench cli: needs $tool" >&2; exit 2; }; done
+
+work="$(mktemp -d -t latch-bench-cli.XXXXXX)"
+chmod 755 "$work"
+emulator_pid=""; sshd_pid=""
+cleanup() {
+  [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null || true
+  [ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "bench cli: publishing latch (NativeAOT) and building latch-emulator (Release)…" >&2
+dotnet publish src/Latch.Cli -c Release -r linux-x64 -nologo -v q -o "$work/bin" >&2
+dotnet build src/Latch.Emulator -c Release -nologo -v q >&2
+latch="$work/bin/latch"
+emulator_dll="src/Latch.Emulator/bin/Release/net10.0/latch-emulator.dll"
+
+# --- the world: 1000 VMs (vm0000..vm0999) in three resource groups, plus one VM whose sshd is real ---
+system_users="$(grep -E '^(sshd|nobody):' /etc/passwd || true)"
+vms_json=""
+add_vm() { # name group user uid
+  local name=$1 group=$2 user=$3 uid=$4 home="$work/vms/$1/home/$3"
+  mkdir -p "$home"; chown "$uid:$uid" "$home"
+  if [ "$user" = root ]; then printf 'root:x:0:0:root:%s:/bin/bash\n%s\n' "$home" "$system_users" > "$work/vms/$name/passwd"
+  # root's home is inside the VM too: nothing a script does as root can reach the host's /root
+  else mkdir -p "$work/vms/$name/root"; printf 'root:x:0:0:root:%s:/bin/bash\n%s:x:%s:%s::%s:/bin/bash\n%s\n' "$work/vms/$name/root" "$user" "$uid" "$uid" "$home" "$system_users" > "$work/vms/$name/passwd"; fi
+  vms_json+="${vms_json:+,}{\"name\":\"$name\",\"resourceGroup\":\"$group\",\"adminUsername\":\"$user\",\"privateIpAddress\":\"127.0.0.1\",\"exec\":[\"unshare\",\"--mount\",\"--propagation\",\"private\",\"--\",\"/bin/sh\",\"-c\",\"mount --bind \\\"\$1\\\" /etc/passwd && shift && exec \\\"\$@\\\"\",\"sh\",\"$work/vms/$name/passwd\"]}"
+}
+vm_count=${BENCH_CLI_VMS:-1000}
+for i in $(seq 0 $((vm_count - 1))); do
+  n=$(printf 'vm%04d' "$i")
+  if [ "$i" -lt $((vm_count / 4)) ]; then g=rg-a; elif [ "$i" -lt $((vm_count / 2)) ]; then g=rg-b; else g=rg-c; fi
+  add_vm "$n" "$g" azureuser $((50000 + i))
+done
+add_vm sshvm rg-ssh root 0
+cat > "$work/scenario.json" <<JSON
+{"subscriptionId":"5e1c0a7e-0000-4000-8000-00000000d3e0","tenantId":"5e1c0a7e-0000-4000-8000-0000000000aa",
+ "vms":[${vms_json}],
+ "servicePrincipals":[{"clientId":"6b3c4d5e-6f70-4a81-92b3-c4d5e6f7a8b9","clientSecret":"bench-secret","principalId":"9f3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"}]}
+JSON
+
+dotnet "$emulator_dll" --scenario "$work/scenario.json" --run-command-latency 0 --state-dir "$work/emulator" --log-level Warning >"$work/emulator.out" 2>"$work/emulator.err" &
+emulator_pid=$!
+for _ in $(seq 1 600); do grep -q '^ready' "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^ready' "$work/emulator.out" || { cat "$work/emulator.err" >&2; echo "bench cli: the emulator did not start" >&2; exit 1; }
+control="$(awk '$1=="control"{print $2}' "$work/emulator.out")"
+
+# the operator: its own HOME with an ed25519 key; config points ssh at the real sshd below
+export HOME="$work/operator" LATCH_EMULATOR="$control" AZURE_CLIENT_ID=6b3c4d5e-6f70-4a81-92b3-c4d5e6f7a8b9 AZURE_CLIENT_SECRET=bench-secret
+unset LATCH_CONFIG XDG_CONFIG_HOME XDG_CACHE_HOME XDG_STATE_HOME SSH_AUTH_SOCK
+mkdir -p "$HOME/.ssh"; ssh-keygen -q -t ed25519 -N '' -C bench@latch -f "$HOME/.ssh/id_ed25519"
+port=$((20000 + RANDOM % 20000))
+mkdir -p /run/sshd; ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
+unshare --mount --propagation private -- /bin/sh -c 'mount --bind "$1" /etc/passwd && shift && exec "$@"' sh "$work/vms/sshvm/passwd" \
+  "$(command -v sshd || echo /usr/sbin/sshd)" -D -e -f /dev/null -p "$port" -o ListenAddress=127.0.0.1 -h "$work/hostkey" \
+  -o PermitRootLogin=prohibit-password -o UsePAM=no -o PidFile=none -o PasswordAuthentication=no 2>"$work/sshd.err" &
+sshd_pid=$!
+mkdir -p "$HOME/.config/latch"
+printf '[ssh]\nport = %s\n\n[vm.sshvm]\nuser = "root"\n' "$port" > "$HOME/.config/latch/config.toml"
+ssh_opts=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o BatchMode=yes -o LogLevel=ERROR)
+
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+rows=()
+row() { rows+=("$(printf '%-44s %6s %10s %12s %s' "$1" "$2" "$3" "$4" "$5")"); }
+verdict() { awk -v v="$1" -v g="$2" 'BEGIN{print (g=="" ? "-" : (v<=g ? "met" : "MISSED"))}'; }
+
+# warm up (first token, JIT of the emulator) and put the key on sshvm
+"$latch" keys sync sshvm --sync-method run-command >"$work/warmup.out" 2>&1 || { cat "$work/warmup.out" >&2; exit 1; }
+"$latch" connect sshvm --sync-method skip -- "${ssh_opts[@]}" true
+
+# connect overhead before exec: latch's own measurement (--verbose prints it) and the whole process, key present
+for method in skip ssh run-command; do
+  inproc=(); total=()
+  for _ in $(seq 1 9); do
+    t0=$(now_ms)
+    out="$("$latch" connect sshvm --verbose --sync-method "$method" -- "${ssh_opts[@]}" true 2>&1)"
+    t1=$(now_ms)
+    inproc+=("$(sed -n 's/.*connect overhead before exec: \([0-9]*\) ms.*/\1/p' <<<"$out")")
+    total+=($((t1 - t0)))
+  done
+  m=$(printf '%s\n' "${inproc[@]}" | median); tm=$(printf '%s\n' "${total[@]}" | median)
+  goal=""; [ "$method" = skip ] || [ "$method" = ssh ] && goal=50
+  row "connect overhead, key present ($method)" 1 "${m} ms" "${goal:+<= $goal ms}" "$(verdict "$m" "$goal") (whole run incl. ssh login: ${tm} ms)"
+done
+
+# first sync via run-command (latency 0): a VM without the key each time
+first=()
+for i in 0 1 2 3 4; do
+  vm=$(printf 'vm%04d' $((vm_count - 10 + i)))
+  t0=$(now_ms); "$latch" keys sync "$vm" --sync-method run-command >/dev/null 2>&1 || true; t1=$(now_ms)
+  first+=($((t1 - t0)))
+done
+m=$(printf '%s\n' "${first[@]}" | median)
+row "first sync via run-command (latency 0)" 1 "${m} ms" "" "- (the emulator's Retry-After is >= 1 s, like ARM's)"
+
+# keys sync --all: N VMs from scratch
+sync_all() { # label, args...
+  rm -rf "$work"/vms/vm*/home/azureuser/.ssh
+  local t0 t1 out
+  local cpu TIMEFORMAT='%U+%S'
+  t0=$(now_ms)
+  # latch's own CPU time (user+sys) separates the CLI's cost from the emulated VMs' scripts, which share this machine
+  cpu=$( { time "$latch" keys sync --all "$@" --sync-method run-command --parallel 256 >"$work/sync-all.out" 2>&1 || true; } 2>&1 )
+  t1=$(now_ms)
+  grep -E 'failed|advice' "$work/sync-all.out" | grep -v ' 0 failed' | head -5 >&2 || true
+  echo "$((t1 - t0))|$(tail -1 "$work/sync-all.out"); latch CPU $(awk -v c="$cpu" 'BEGIN{split(c,p,"+"); printf "%.1f s", p[1]+p[2]}')"
+}
+for spec in "$((vm_count / 4)):-g rg-a" "$((vm_count / 2)):-g rg-c" "$vm_count:"; do
+  n=${spec%%:*}; args=${spec#*:}
+  # shellcheck disable=SC2086
+  r=$(sync_all $args); ms=${r%%|*}; summary=${r#*|}
+  [ "$n" = 1000 ] && goal=10000 || goal=""
+  [ "$n" = "$vm_count" ] && n="$vm_count+1"
+  # the sshvm is in rg-ssh; --all includes it
+  row "keys sync --all (run-command, --parallel 256)" "$n" "${ms} ms" "${goal:+<= 10 s}" "$(verdict "$ms" "$goal") ($summary)"
+done
+
+printf '%-44s %6s %10s %12s %s\n' operation N result goal verdict
+for r in "${rows[@]}"; do echo "$r"; done

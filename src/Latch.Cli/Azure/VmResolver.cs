@@ -1,0 +1,179 @@
+using System.Text.Json;
+using Latch.Azure;
+using Latch.Cli.Config;
+
+namespace Latch.Cli.Azure;
+
+/// <summary>
+/// Finds a VM by name: <c>-g</c>, then <c>[vm.NAME] resource_group</c>, then the name cache, then a subscription-wide
+/// list. The cache (<c>~/.cache/latch/vms.json</c>) keeps only stable facts: name → resource id and resource group.
+/// Addresses are never cached: a deallocated VM can come back with another dynamic public IP, and connecting to a
+/// stale address could reach someone else's machine.
+/// </summary>
+internal sealed class VmResolver(CliContext cli, AzureSession azure)
+{
+    private readonly Lock _gate = new();
+    private List<CachedVm>? _cache;
+
+    public async Task<ArmVirtualMachine> ResolveAsync(string name, string? resourceGroup, CancellationToken cancellationToken = default)
+    {
+        var subscription = await azure.GetSubscriptionAsync(cancellationToken).ConfigureAwait(false);
+        var group = resourceGroup ?? cli.Config.VmString(name, "resource_group");
+        if (group is null && Cached(name, subscription) is { } cached)
+        {
+            group = cached.ResourceGroup;
+        }
+
+        if (group is not null)
+        {
+            var vm = await CallAsync(() => azure.Arm.GetVirtualMachineAsync(subscription, group, name, cancellationToken)).ConfigureAwait(false);
+            if (vm is not null)
+            {
+                Remember(vm);
+                return vm;
+            }
+
+            if (resourceGroup is not null)
+            {
+                throw new CliException(ExitCodes.NotFound, $"VM '{name}' was not found in resource group '{resourceGroup}' (subscription {subscription}). Check the name with 'latch vm list -g {resourceGroup}'.");
+            }
+
+            Forget(name);
+        }
+
+        var all = await ListAsync(null, cancellationToken).ConfigureAwait(false);
+        var matches = all.Where(v => string.Equals(v.Name, name, StringComparison.OrdinalIgnoreCase)).ToList();
+        return matches.Count switch
+        {
+            0 => throw new CliException(ExitCodes.NotFound, $"no VM named '{name}' in subscription {subscription}. 'latch vm list' shows the VMs latch can see."),
+            1 => await ReloadAsync(matches[0], cancellationToken).ConfigureAwait(false),
+            _ => throw new CliException(ExitCodes.NotFound, $"{matches.Count} VMs are named '{name}' (resource groups {string.Join(", ", matches.Select(m => m.ResourceGroup))}); pick one with -g RESOURCE_GROUP."),
+        };
+    }
+
+    private async Task<ArmVirtualMachine> ReloadAsync(ArmVirtualMachine listed, CancellationToken cancellationToken)
+    {
+        // the list has no instance view; remember the VM and return it with its power state
+        var vm = await CallAsync(() => azure.Arm.GetVirtualMachineAsync(listed.SubscriptionId, listed.ResourceGroup, listed.Name, cancellationToken)).ConfigureAwait(false) ?? listed;
+        Remember(vm);
+        return vm;
+    }
+
+    public async Task<IReadOnlyList<ArmVirtualMachine>> ListAsync(string? resourceGroup, CancellationToken cancellationToken = default)
+    {
+        var subscription = await azure.GetSubscriptionAsync(cancellationToken).ConfigureAwait(false);
+        var vms = await CallAsync(() => azure.Arm.ListVirtualMachinesAsync(subscription, resourceGroup, cancellationToken)).ConfigureAwait(false);
+        foreach (var vm in vms)
+        {
+            Remember(vm, save: false);
+        }
+
+        Save();
+        return vms;
+    }
+
+    public Task<ArmVmAddresses> GetAddressesAsync(ArmVirtualMachine vm, CancellationToken cancellationToken = default) =>
+        CallAsync(() => azure.Arm.GetAddressesAsync(vm, cancellationToken));
+
+    /// <summary>Runs an ARM call and turns its failure into a CLI error with advice.</summary>
+    public static async Task<T> CallAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (AzureRequestException e)
+        {
+            throw Describe(e);
+        }
+    }
+
+    public static CliException Describe(AzureRequestException e) => e.Status switch
+    {
+        401 => new CliException(ExitCodes.Auth, $"Azure refused the token: {e.Message}", e),
+        403 => new CliException(ExitCodes.Auth, $"permission denied: {e.Message}. The identity needs at least 'Reader' on the VM (and 'Virtual Machine Contributor' to sync keys by run-command).", e),
+        404 => new CliException(ExitCodes.NotFound, e.Message, e),
+        _ => new CliException(ExitCodes.Azure, e.Message, e),
+    };
+
+    private CachedVm? Cached(string name, string subscription)
+    {
+        lock (_gate)
+        {
+            _cache ??= Load();
+            return _cache.FirstOrDefault(v => string.Equals(v.Name, name, StringComparison.OrdinalIgnoreCase)
+                && string.Equals(v.SubscriptionId, subscription, StringComparison.OrdinalIgnoreCase));
+        }
+    }
+
+    private void Remember(ArmVirtualMachine vm, bool save = true)
+    {
+        lock (_gate)
+        {
+            _cache ??= Load();
+            _cache.RemoveAll(v => string.Equals(v.Id, vm.Id, StringComparison.OrdinalIgnoreCase)
+                || (string.Equals(v.Name, vm.Name, StringComparison.OrdinalIgnoreCase) && string.Equals(v.SubscriptionId, vm.SubscriptionId, StringComparison.OrdinalIgnoreCase)));
+            _cache.Add(new CachedVm(vm.Name, vm.Id, vm.ResourceGroup, vm.SubscriptionId, vm.AdminUsername, vm.PrimaryNetworkInterfaceId));
+        }
+
+        if (save)
+        {
+            Save();
+        }
+    }
+
+    private void Forget(string name)
+    {
+        lock (_gate)
+        {
+            _cache ??= Load();
+            _cache.RemoveAll(v => string.Equals(v.Name, name, StringComparison.OrdinalIgnoreCase));
+        }
+
+        Save();
+    }
+
+    private List<CachedVm> Load()
+    {
+        try
+        {
+            if (File.Exists(cli.Paths.VmCache))
+            {
+                var file = JsonSerializer.Deserialize(File.ReadAllBytes(cli.Paths.VmCache), CliJsonContext.Default.VmCacheFile);
+                if (file is { Version: 1 })
+                {
+                    return file.Vms;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            cli.Detail($"ignoring the VM cache {cli.Paths.VmCache}: {e.Message}");
+        }
+
+        return [];
+    }
+
+    private void Save()
+    {
+        string json;
+        lock (_gate)
+        {
+            if (_cache is null)
+            {
+                return;
+            }
+
+            json = JsonSerializer.Serialize(new VmCacheFile(1, _cache), CliJsonContext.Default.VmCacheFile);
+        }
+
+        try
+        {
+            LatchPaths.WritePrivateFile(cli.Paths.VmCache, json);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            cli.Detail($"could not write the VM cache {cli.Paths.VmCache}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Latch.Cli.Interop;
+
+/// <summary>Safe wrappers over <see cref="Libc"/>; the rest of the CLI never sees raw descriptors except as numbers handed to ssh.</summary>
+internal static class Native
+{
+    public static bool IsTerminal(int fd) => Libc.IsATty(fd) == 1;
+
+    public static bool IsRoot => Libc.GetEUid() == 0;
+
+    /// <summary>
+    /// Replaces this process with <paramref name="program"/> (looked up on PATH). Returns only on failure, with
+    /// the errno text; the caller turns that into an exit code.
+    /// </summary>
+    public static string Exec(string program, IReadOnlyList<string> arguments)
+    {
+        var argv = new string?[arguments.Count + 2];
+        argv[0] = program;
+        for (var i = 0; i < arguments.Count; i++)
+        {
+            argv[i + 1] = arguments[i];
+        }
+
+        Console.Out.Flush();
+        Console.Error.Flush();
+        Libc.ExecVp(program, argv);
+        return Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+    }
+
+    /// <summary>
+    /// An anonymous in-memory file (memfd, mode 0600) holding <paramref name="content"/>, inheritable by a child
+    /// or exec'd program as <c>/proc/self/fd/N</c>: a private key for ssh that never touches a disk.
+    /// </summary>
+    public static int CreateMemoryFile(string name, ReadOnlySpan<byte> content)
+    {
+        var fd = Libc.MemfdCreate(name, 0);
+        if (fd < 0)
+        {
+            throw new IOException($"memfd_create failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        if (Libc.FChmod(fd, Convert.ToUInt32("600", 8)) != 0)
+        {
+            Libc.Close(fd);
+            throw new IOException($"fchmod on a memfd failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        var written = 0;
+        while (written < content.Length)
+        {
+            var n = Libc.Write(fd, content[written..], content.Length - written);
+            if (n <= 0)
+            {
+                Libc.Close(fd);
+                throw new IOException($"write to a memfd failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            }
+
+            written += (int)n;
+        }
+
+        return fd;
+    }
+
+    public static void Close(int fd) => Libc.Close(fd);
+
+    /// <summary>
+    /// Appends <paramref name="record"/> with one write(2) on an O_APPEND descriptor (mode 0600 when created, no symlink
+    /// followed): concurrent latch processes each land whole lines, never interleaved or overwritten.
+    /// </summary>
+    public static void AppendRecord(string path, ReadOnlySpan<byte> record)
+    {
+        var fd = Libc.Open(path, Libc.OWrOnly | Libc.OCreat | Libc.OAppend | Libc.ONoFollow | Libc.OCloExec, Convert.ToUInt32("600", 8));
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open {path} for appending: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        try
+        {
+            var written = Libc.Write(fd, record, record.Length);
+            if (written != record.Length)
+            {
+                throw new IOException($"short write to {path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    public static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
+}

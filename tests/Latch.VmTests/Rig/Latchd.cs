@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Latch.VmTests.Rig;
+
+/// <summary>
+/// latchd as it ships: the NativeAOT binary, published once per source state into
+/// /var/cache/latch/latchd/HASH/latchd (HASH covers the agent's, Core's and Azure's sources and the build props), then
+/// copied into a VM's rootfs and run there. A publish that prints an IL2xxx/IL3xxx (trim/AOT) warning fails.
+/// </summary>
+internal static class Latchd
+{
+    public const string VmPath = "/usr/local/sbin/latchd";
+    private const string CacheRoot = "/var/cache/latch/latchd";
+    private static readonly SemaphoreSlim s_gate = new(1, 1);
+
+    /// <summary>The published binary (publishing it first when the sources changed).</summary>
+    public static async Task<string> EnsurePublishedAsync(CancellationToken cancellationToken = default)
+    {
+        var directory = Path.Combine(CacheRoot, SourceHash());
+        var binary = Path.Combine(directory, "latchd");
+        if (File.Exists(binary))
+        {
+            return binary;
+        }
+
+        await s_gate.WaitAsync(cancellationToken);
+        try
+        {
+            Directory.CreateDirectory(CacheRoot);
+            // other test processes publish into the same cache: one at a time (flock through FileShare.None)
+            using var cacheLock = await LockAsync(Path.Combine(CacheRoot, ".lock"), cancellationToken);
+            if (File.Exists(binary))
+            {
+                return binary;
+            }
+
+            var staging = directory + ".tmp-" + Environment.ProcessId;
+            var result = await Command.RunAsync(
+                ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Agent"), "-c", "Release", "-r", "linux-x64", "-o", staging, "-nologo", "-p:TrimmerSingleWarn=false"],
+                timeout: TimeSpan.FromMinutes(20),
+                cancellationToken: cancellationToken);
+            var output = result.Stdout + result.Stderr;
+            if (!result.Succeeded || output.Contains("warning IL2", StringComparison.Ordinal) || output.Contains("warning IL3", StringComparison.Ordinal))
+            {
+                throw new RigException($"NativeAOT publish of latchd failed or warned (exit {result.ExitCode}):\n{output}");
+            }
+
+            // the key guard's AuthorizedKeysCommand ships next to it as its own small binary
+            result = await Command.RunAsync(
+                ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Akc"), "-c", "Release", "-r", "linux-x64", "-o", staging, "-nologo", "-p:TrimmerSingleWarn=false"],
+                timeout: TimeSpan.FromMinutes(20),
+                cancellationToken: cancellationToken);
+            output = result.Stdout + result.Stderr;
+            if (!result.Succeeded || output.Contains("warning IL2", StringComparison.Ordinal) || output.Contains("warning IL3", StringComparison.Ordinal))
+            {
+                throw new RigException($"NativeAOT publish of latch-akc failed or warned (exit {result.ExitCode}):\n{output}");
+            }
+
+            foreach (var debug in Directory.EnumerateFiles(staging).Where(f => Path.GetFileName(f) is not ("latchd" or "latch-akc")))
+            {
+                File.Delete(debug);
+            }
+
+            Directory.Move(staging, directory);
+            // keep the three newest builds: every source change adds one (~10 MB)
+            foreach (var old in new DirectoryInfo(CacheRoot).EnumerateDirectories().Where(d => !d.Name.Contains(".tmp-", StringComparison.Ordinal)).OrderByDescending(d => d.LastWriteTimeUtc).Skip(3))
+            {
+                old.Delete(recursive: true);
+            }
+
+            return binary;
+        }
+        finally
+        {
+            s_gate.Release();
+        }
+    }
+
+    /// <summary>Copies the binary into the VM as /usr/local/sbin/latchd (0755 root).</summary>
+    public static async Task InstallAsync(Vm vm, CancellationToken cancellationToken = default)
+    {
+        var binary = await EnsurePublishedAsync(cancellationToken);
+        var target = vm.Root + VmPath;
+        File.Copy(binary, target, overwrite: true);
+        File.SetUnixFileMode(target, (UnixFileMode)0b111_101_101);
+    }
+
+    /// <summary>Runs <c>latchd ARGS</c> inside the VM as root (its network and UTS namespaces, chrooted).</summary>
+    public static Task<CommandResult> RunAsync(Vm vm, IReadOnlyList<string> args, string? stdin = null, CancellationToken cancellationToken = default) =>
+        vm.ExecAsync([VmPath, .. args], stdin, TimeSpan.FromMinutes(10), cancellationToken);
+
+    internal static string SourceHash()
+    {
+        var root = RepoPaths.Root;
+        var files = new[] { "src/Latch.Agent", "src/Latch.Akc", "src/Latch.Core", "src/Latch.Azure" }
+            .SelectMany(d => Directory.EnumerateFiles(Path.Combine(root, d), "*", SearchOption.AllDirectories))
+            .Where(f => !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("/obj/", StringComparison.Ordinal))
+            .Concat([Path.Combine(root, "Directory.Build.props"), Path.Combine(root, "Directory.Packages.props")])
+            .Order(StringComparer.Ordinal);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in files)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(Path.GetRelativePath(root, file) + "\0"));
+            hash.AppendData(File.ReadAllBytes(file));
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+
+    private static async Task<FileStream> LockAsync(string path, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 2400)
+            {
+                await Task.Delay(500, cancellationToken);
+            }
+        }
+    }
+}
