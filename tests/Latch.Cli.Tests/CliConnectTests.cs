@@ -49,8 +49,12 @@ public sealed class CliConnectTests
         await using var _ = world;
         await using var __ = sshd;
         var vm = world.Vms[0];
-        Directory.CreateDirectory(Path.GetDirectoryName(vm.AuthorizedKeys)!);
+        var sshDirectory = Path.GetDirectoryName(vm.AuthorizedKeys)!;
+        Directory.CreateDirectory(sshDirectory);
         await File.WriteAllTextAsync(vm.AuthorizedKeys, world.LocalPublicKey + "\n", TestContext.Current.CancellationToken);
+        // sshd's StrictModes ignores a file or directory others can write: set the modes rather than trust the umask
+        File.SetUnixFileMode(sshDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(vm.AuthorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var before = File.GetLastWriteTimeUtc(vm.AuthorizedKeys);
 
         foreach (var method in (string[])["ssh", "auto"])
@@ -105,8 +109,12 @@ public sealed class CliConnectTests
         await using var _ = world;
         await using var __ = sshd;
         var vm = world.Vms[0];
-        Directory.CreateDirectory(Path.GetDirectoryName(vm.AuthorizedKeys)!);
+        var sshDirectory = Path.GetDirectoryName(vm.AuthorizedKeys)!;
+        Directory.CreateDirectory(sshDirectory);
         await File.WriteAllTextAsync(vm.AuthorizedKeys, world.LocalPublicKey + "\n", TestContext.Current.CancellationToken);
+        // sshd's StrictModes ignores a file or directory others can write: set the modes rather than trust the umask
+        File.SetUnixFileMode(sshDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(vm.AuthorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         await world.AddFaultAsync("arm", "status=403", world.VmPath("vm00") + "/runCommand", 100);
 
         var result = await world.LatchAsync(env, Connect("run-command", "true"));
