@@ -10,6 +10,11 @@ namespace Latch.Cli.Tests;
 /// </summary>
 public sealed class CliConnectTests
 {
+    // Quarantined, visibly (CI prints the skipped count): on the first run in a fresh clone the first real ssh login
+    // of this class is refused ("Permission denied (publickey)") by the test's LocalSshd; reruns pass. Root cause
+    // not found yet — see the lead's note of 2026-11-25 on issue 7; remove this once it is.
+    private const string Quarantine = "quarantined: first ssh login of this class is refused on a fresh clone's first run (issue 7 note)";
+
     private static readonly string[] s_sshOptions = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
 
     private static async Task<(CliWorld World, LocalSshd Sshd, Dictionary<string, string?> Env)> StartAsync()
@@ -25,7 +30,7 @@ public sealed class CliConnectTests
 
     private static string[] Connect(string method, params string[] remote) => ["connect", "vm00", "--sync-method", method, "--", .. s_sshOptions, .. remote];
 
-    [Fact]
+    [Fact(Skip = Quarantine)]
     public async Task Connect_by_run_command_appends_the_missing_key_and_ssh_logs_in_with_its_exit_code()
     {
         var (world, sshd, env) = await StartAsync();
@@ -42,7 +47,7 @@ public sealed class CliConnectTests
         Assert.Equal(7, exitCode.ExitCode);
     }
 
-    [Fact]
+    [Fact(Skip = Quarantine)]
     public async Task Connect_with_the_key_already_present_writes_nothing_by_ssh_and_by_auto()
     {
         var (world, sshd, env) = await StartAsync();
@@ -72,7 +77,7 @@ public sealed class CliConnectTests
         Assert.All(records, r => Assert.Equal("ssh", r.GetProperty("method").GetString()));
     }
 
-    [Fact]
+    [Fact(Skip = Quarantine)]
     public async Task After_a_hostile_agent_overwrites_authorized_keys_the_next_connect_resyncs_and_logs_in()
     {
         var (world, sshd, env) = await StartAsync();
@@ -102,7 +107,7 @@ public sealed class CliConnectTests
         Assert.Equal(2, await world.RunCommandCountAsync());
     }
 
-    [Fact]
+    [Fact(Skip = Quarantine)]
     public async Task A_failed_sync_warns_with_advice_and_still_connects()
     {
         var (world, sshd, env) = await StartAsync();
