@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.Versioning;
 using System.Text.Json;
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 [assembly: SupportedOSPlatform("linux")]
 

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests;
 

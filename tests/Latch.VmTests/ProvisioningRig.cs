@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Latch.Testing;
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests;
 

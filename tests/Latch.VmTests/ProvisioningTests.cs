@@ -1,5 +1,5 @@
 using Latch.Testing;
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests;
 

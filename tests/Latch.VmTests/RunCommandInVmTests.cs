@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Latch.Azure;
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests;
 

@@ -1,4 +1,4 @@
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests;
 

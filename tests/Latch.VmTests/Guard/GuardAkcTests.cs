@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests.Guard;
 

@@ -1,4 +1,4 @@
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests.Guard;
 
@@ -78,7 +78,7 @@ public sealed class GuardFileTests
             await File.WriteAllTextAsync(path, vm.Own.PublicKey + "\n" + vm.Hostile.PublicKey + "\n", ct);
             var restore = vm.Vm.StartProcess("latchd keys refresh", [GuardVm.Latchd, "keys", "refresh"]);
             await Task.Delay(Random.Shared.Next(0, 40), ct);
-            _ = Latch.VmTests.Rig.Interop.Libc.Kill(restore.Pid, 9);
+            _ = Latch.Rig.Interop.Libc.Kill(restore.Pid, 9);
             await restore.WaitForExitAsync(TimeSpan.FromSeconds(30), ct);
 
             var content = await File.ReadAllTextAsync(path, ct);

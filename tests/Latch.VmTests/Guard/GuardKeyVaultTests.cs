@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests.Guard;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Latch.VmTests.Rig;
+using Latch.Rig;
 
 namespace Latch.VmTests.Guard;
 

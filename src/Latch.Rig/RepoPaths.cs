@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>Finds the repository (the directory holding Latch.slnx) and the programs built in it.</summary>
 internal static class RepoPaths
@@ -26,5 +26,19 @@ internal static class RepoPaths
         }
 
         throw new RigException($"no Latch.slnx above {AppContext.BaseDirectory}: run the tests from a Latch checkout");
+    }
+
+    /// <summary>The first executable called <paramref name="name"/> on PATH (then /usr/sbin, /sbin), or null.</summary>
+    public static string? Which(string name)
+    {
+        if (Path.IsPathRooted(name))
+        {
+            return File.Exists(name) ? name : null;
+        }
+
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+        return path.Split(':').Concat(["/usr/sbin", "/sbin"])
+            .Select(dir => Path.Combine(dir, name))
+            .FirstOrDefault(File.Exists);
     }
 }

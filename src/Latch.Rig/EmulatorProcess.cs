@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>
 /// latch-emulator running as a process inside an <see cref="AzureHost"/>'s namespace (started with
@@ -183,7 +183,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
         string?[] candidates =
         [
             Environment.GetEnvironmentVariable("DOTNET_HOST_PATH"),
-            Latch.Testing.Requires.Which("dotnet"),
+            RepoPaths.Which("dotnet"),
             Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root ? Path.Combine(root, "dotnet") : null,
         ];
         return candidates.FirstOrDefault(c => c is { Length: > 0 } && File.Exists(c))

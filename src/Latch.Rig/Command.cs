@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>What a finished program left behind.</summary>
 internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)

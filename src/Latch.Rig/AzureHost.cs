@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>
 /// The test rig: one "azure host" network namespace (lt-az-ID) holding the WireServer (168.63.129.16), IMDS

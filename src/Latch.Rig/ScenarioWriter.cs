@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>
 /// What Azure knows about a VM (served by the emulator's IMDS, WireServer and provisioning media).

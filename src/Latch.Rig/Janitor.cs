@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>
 /// The crash safety net. Every <see cref="AzureHost"/> writes /run/latch-rig/ID.owner (owner pid, its start

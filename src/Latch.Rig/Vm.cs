@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Latch.VmTests.Rig.Interop;
+using Latch.Rig.Interop;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>A user the rig created in a VM.</summary>
 internal sealed record VmUser(string Name, string Home)

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using Latch.VmTests.Rig.Interop;
+using Latch.Rig.Interop;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>
 /// Network namespaces by name (/run/netns/NAME, as `ip netns` makes them). The test process stays in the

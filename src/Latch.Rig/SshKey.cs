@@ -1,4 +1,4 @@
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>An ed25519 key pair made by the real ssh-keygen (no passphrase) in a directory the caller owns.</summary>
 internal sealed record SshKey(string PrivateKeyPath, string PublicKey)

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>Edits waagent.conf text: sets keys in place (uncommenting them) or appends them.</summary>
 internal static class WaagentConf

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text;
-using Latch.VmTests.Rig.Interop;
+using Latch.Rig.Interop;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>
 /// A long-running program the rig started (sshd, waagent, the emulator). Its output is kept (the last

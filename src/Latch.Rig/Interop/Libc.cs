@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Latch.VmTests.Rig.Interop;
+namespace Latch.Rig.Interop;
 
 /// <summary>The few libc calls the rig makes directly: signals, unmounts, device nodes and network namespaces.</summary>
 internal static partial class Libc

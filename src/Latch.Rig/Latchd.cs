@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>
 /// latchd as it ships: the NativeAOT binary, published once per source state into

@@ -1,4 +1,4 @@
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>Runs Debian's own WALinuxAgent (2.7.3, in the rootfs) inside a VM.</summary>
 internal static class Waagent

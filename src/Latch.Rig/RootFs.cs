@@ -1,4 +1,4 @@
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>
 /// The cached Debian root filesystem every VM boots from, built by scripts/rootfs.sh (the first call on a

@@ -1,6 +1,6 @@
-using Latch.VmTests.Rig.Interop;
+using Latch.Rig.Interop;
 
-namespace Latch.VmTests.Rig;
+namespace Latch.Rig;
 
 /// <summary>Reads and undoes mounts of the root mount namespace.</summary>
 internal static class Mounts
