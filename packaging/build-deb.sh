@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-for tool in dotnet dpkg-deb gzip sha256sum; do
+for tool in dotnet dpkg-deb dpkg-shlibdeps gzip sha256sum; do
   command -v "$tool" >/dev/null || { echo "build-deb: '$tool' is missing (apt-get install dpkg-dev, or run scripts/install-deps.sh)" >&2; exit 2; }
 done
 
