@@ -4,11 +4,12 @@
 #   latch_VERSION_amd64.deb        the operator CLI (NativeAOT)
 # VERSION is <Version> in Directory.Build.props (the one place it is set).
 #
-#   packaging/build-deb.sh [--out DIR] [--lintian] [agent|cli|all]     (default: all, into artifacts/deb)
+#   packaging/build-deb.sh [--out DIR] [--lintian] [--agent-bin DIR] [agent|cli|all]   (default: all, into artifacts/deb)
 #
 # The NativeAOT binaries are cached by a hash of the sources that go into them (LATCH_DEB_CACHE, default
-# /var/cache/latch/deb as root, else ~/.cache/latch/deb): with unchanged sources a run only assembles the packages. A NativeAOT publish that prints
-# an IL2xxx/IL3xxx (trim/AOT) warning fails the build. --lintian runs lintian on the result and fails on any error.
+# /var/cache/latch/deb as root, else ~/.cache/latch/deb): with unchanged sources a run only assembles the
+# packages. A NativeAOT publish that prints an IL2xxx/IL3xxx (trim/AOT) warning fails the build. --lintian runs lintian on the result and fails on any error.
+# --agent-bin DIR takes latchd and latch-akc already published from this tree (the VM tests pass the rig's cache).
 # Prints the path of every .deb it produced on stdout, one per line; progress goes to stderr.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,14 +18,17 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 out="$root/artifacts/deb"
 lintian=0
+agent_bin=""
 which=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
     --lintian) lintian=1; shift ;;
+    --agent-bin) [ -d "${2:-}" ] || { echo "build-deb: --agent-bin needs a directory holding latchd and latch-akc (got '${2:-}')" >&2; exit 2; }
+                 agent_bin="$(cd "$2" && pwd)"; shift 2 ;;
     agent|cli|all) which="$1"; shift ;;
     -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "build-deb: unknown argument '$1'; usage: packaging/build-deb.sh [--out DIR] [--lintian] [agent|cli|all]" >&2; exit 2 ;;
+    *) echo "build-deb: unknown argument '$1'; usage: packaging/build-deb.sh [--out DIR] [--lintian] [--agent-bin DIR] [agent|cli|all]" >&2; exit 2 ;;
   esac
 done
 
@@ -152,7 +156,12 @@ manpage() {
 
 build_agent() {
   local bin stage work deb="$out/latch-agent_${version}_amd64.deb"
-  bin="$(published agent src/Latch.Agent src/Latch.Akc)"
+  if [ -n "$agent_bin" ]; then
+    [ -x "$agent_bin/latchd" ] && [ -x "$agent_bin/latch-akc" ] || { echo "build-deb: --agent-bin $agent_bin has no executable latchd and latch-akc" >&2; return 2; }
+    bin="$agent_bin"
+  else
+    bin="$(published agent src/Latch.Agent src/Latch.Akc)"
+  fi
   work="$(mktemp -d -t latch-deb-agent.XXXXXX)"
   stage="$work/stage"
   install -D -m 0755 "$bin/latchd" "$stage/usr/sbin/latchd"

@@ -116,11 +116,15 @@ public sealed class PackageInstallTests
         Assert.False(managedAfter.Succeeded, "after purge the managed key (only ever in latchd's store) must no longer log in");
     }
 
-    /// <summary>packaging/build-deb.sh agent into <paramref name="output"/> (NativeAOT binaries cached by source hash; lintian errors fail it).</summary>
+    /// <summary>
+    /// packaging/build-deb.sh agent into <paramref name="output"/>, from the rig's NativeAOT publish of this tree (cached by
+    /// source hash and shared with the other VM tests, so CI publishes latchd once); lintian errors fail it.
+    /// </summary>
     private static async Task<string> BuildAgentDebAsync(string output)
     {
+        var binaries = Path.GetDirectoryName(await Latchd.EnsurePublishedAsync(Ct))!;
         var result = await Command.RunAsync(
-            ["bash", Path.Combine(RepoPaths.Root, "packaging", "build-deb.sh"), "--lintian", "--out", output, "agent"],
+            ["bash", Path.Combine(RepoPaths.Root, "packaging", "build-deb.sh"), "--lintian", "--agent-bin", binaries, "--out", output, "agent"],
             timeout: TimeSpan.FromMinutes(30),
             cancellationToken: Ct);
         Assert.True(result.Succeeded, $"packaging/build-deb.sh exited {result.ExitCode}:\n{result.Stderr}");
