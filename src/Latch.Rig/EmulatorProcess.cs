@@ -105,6 +105,22 @@ internal sealed class EmulatorProcess : IAsyncDisposable
     public Task<JsonElement> GetRequestsAsync(string? group = null, CancellationToken cancellationToken = default) =>
         GetControlAsync(group is null ? "requests" : $"requests?group={Uri.EscapeDataString(group)}", cancellationToken);
 
+    /// <summary>POST /vms/{name}/media: the emulator writes the VM's ovf-env.xml (and an ISO when it can); returns ovf-env.xml's host path.</summary>
+    public async Task<string> WriteMediaAsync(string vmName, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.PostAsync(new Uri(ControlUri, $"vms/{Uri.EscapeDataString(vmName)}/media"), null, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new RigException($"control API POST /vms/{vmName}/media answered {(int)response.StatusCode}: {body}");
+        }
+
+        using var document = JsonDocument.Parse(body);
+        return TryGet(document.RootElement, "ovfEnvPath", out var path) && path.GetString() is { Length: > 0 } value
+            ? value
+            : throw new RigException($"control API POST /vms/{vmName}/media returned no ovfEnvPath: {body}");
+    }
+
     private async Task<JsonElement> GetControlAsync(string relative, CancellationToken cancellationToken)
     {
         using var response = await _http.GetAsync(new Uri(ControlUri, relative), cancellationToken);
