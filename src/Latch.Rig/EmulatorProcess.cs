@@ -194,7 +194,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
     }
 
     /// <summary>The dotnet host: the one running `dotnet test`, else the first on PATH, else $DOTNET_ROOT/dotnet.</summary>
-    private static string LocateDotnet()
+    internal static string LocateDotnet()
     {
         string?[] candidates =
         [
@@ -206,7 +206,8 @@ internal sealed class EmulatorProcess : IAsyncDisposable
             ?? throw new RigException("no dotnet host found (DOTNET_HOST_PATH, PATH, DOTNET_ROOT): install the .NET SDK or put dotnet on PATH");
     }
 
-    private static async Task<string> LocateAsync(CancellationToken cancellationToken)
+    /// <summary>latch-emulator.dll of this checkout (built first when missing), for callers that start it themselves.</summary>
+    internal static async Task<string> LocateAsync(CancellationToken cancellationToken = default)
     {
         var framework = Path.GetFileName(AppContext.BaseDirectory.TrimEnd('/'));
         var project = Path.Combine(RepoPaths.Root, "src", "Latch.Emulator");
