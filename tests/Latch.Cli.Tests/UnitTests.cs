@@ -104,4 +104,19 @@ public sealed class UnitTests
 
         Assert.Contains("8    SSH did not come up within --connect-timeout", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Keys_status_reads_latchd_keys_list_and_ignores_retired_keys_and_other_users()
+    {
+        // the shape latchd keys list prints (src/Latch.Agent/Commands/KeysCommands.cs): a header, then TSV rows
+        var list = "USER\tFINGERPRINT\tSOURCE\tEXPIRES\tSTATE\n"
+            + "alice\tSHA256:aaa\tkeyvault:latch-vm1-key\tnever\tvalid\n"
+            + "alice\tSHA256:bbb\tlocal\t2030-01-31 00:00:00Z\tvalid\n"
+            + "alice\tSHA256:ccc\tkeyvault:old\t-\tretired 2026-11-25 10:00:00Z\n"
+            + "bob\tSHA256:ddd\tlocal\tnever\tvalid\n";
+        var keys = KeysStatusCommand.AgentKeys(list, "alice");
+        Assert.Equal(["SHA256:aaa", "SHA256:bbb"], keys.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("2030-01-31 00:00:00Z", keys["SHA256:bbb"]);
+        Assert.Empty(KeysStatusCommand.AgentKeys("", "alice"));
+    }
 }

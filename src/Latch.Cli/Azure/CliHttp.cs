@@ -1,5 +1,5 @@
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
+using Latch.Azure;
+using Latch.Azure.Http;
 
 namespace Latch.Cli.Azure;
 
@@ -11,60 +11,25 @@ internal static class CliHttp
 {
     public static HttpMessageHandler Create(string? caCertificatePath, TextWriter? verbose, TimeProvider time)
     {
-        var sockets = new SocketsHttpHandler
-        {
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            ConnectTimeout = TimeSpan.FromSeconds(20),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-            // connections to the many VMs' shared endpoints are reused; allow enough for bounded parallel syncs
-            MaxConnectionsPerServer = 64,
-        };
-        if (caCertificatePath is not null)
-        {
-            var ca = LoadCertificate(caCertificatePath);
-            sockets.SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) => ChainsTo(ca, certificate, errors),
-            };
-        }
-
-        return verbose is null ? sockets : new TimingHandler(sockets, verbose, time);
-    }
-
-    private static X509Certificate2 LoadCertificate(string path)
-    {
+        SocketsHttpHandler sockets;
         try
         {
-            var bytes = File.ReadAllBytes(path);
-            return bytes.AsSpan().IndexOf("-----BEGIN"u8) >= 0
-                ? X509Certificate2.CreateFromPem(System.Text.Encoding.ASCII.GetString(bytes))
-                : X509CertificateLoader.LoadCertificate(bytes);
+            // HttpHandlerFactory: the same private-CA trust (custom root, host name checked) as every Latch.Azure client
+            sockets = HttpHandlerFactory.Create(new ArmClientOptions
+            {
+                PerCallTimeout = TimeSpan.FromSeconds(20),
+                CaCertificatePath = caCertificatePath,
+                Proxy = HttpClient.DefaultProxy, // HTTPS_PROXY / NO_PROXY from the environment, as az does
+            });
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        catch (ArgumentException e)
         {
-            throw new CliException(ExitCodes.Config, $"the CA certificate '{path}' could not be read ({e.Message}); check the emulator is running and --emulator points at it.", e);
-        }
-    }
-
-    private static bool ChainsTo(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
-    {
-        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
-        {
-            return false;
+            throw new CliException(ExitCodes.Config, $"{e.Message}; check the emulator is running and --emulator points at it.", e);
         }
 
-        if (errors == SslPolicyErrors.None)
-        {
-            return true;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        using var leaf = new X509Certificate2(certificate);
-        return chain.Build(leaf);
+        // connections to the many VMs' shared endpoints are reused; allow enough for bounded parallel syncs
+        sockets.MaxConnectionsPerServer = 64;
+        return verbose is null ? sockets : new TimingHandler(sockets, verbose, time);
     }
 
     /// <summary>Writes "http GET host/path -> 200 in 12.3 ms" (no query string: it may carry nothing secret, but stays short).</summary>

@@ -84,15 +84,38 @@ internal static class KeysStatusCommand
     {
         var content = string.IsNullOrEmpty(outcome.FileBase64) ? [] : Convert.FromBase64String(outcome.FileBase64);
         var agentText = string.IsNullOrEmpty(outcome.AgentBase64) ? "" : Encoding.UTF8.GetString(Convert.FromBase64String(outcome.AgentBase64));
+        var agentKeys = AgentKeys(agentText, user);
         var document = AuthorizedKeysDocument.Parse(content);
         var keys = document.Keys.Select(k => new StatusKey(
             k.Type,
             k.Sha256Fingerprint,
             k.Comment,
             Managed: k.Identity == latchKey.PublicKey.Identity || (k.Comment?.StartsWith("latch:", StringComparison.Ordinal) ?? false)
-                || (agentText.Length > 0 && agentText.Contains(k.Sha256Fingerprint, StringComparison.Ordinal)),
-            Expiry: k.Options.FirstOrDefault(o => o.Name.Equals("expiry-time", StringComparison.OrdinalIgnoreCase))?.Value,
+                || agentKeys.ContainsKey(k.Sha256Fingerprint),
+            Expiry: k.Options.FirstOrDefault(o => o.Name.Equals("expiry-time", StringComparison.OrdinalIgnoreCase))?.Value
+                ?? (agentKeys.TryGetValue(k.Sha256Fingerprint, out var expires) && expires != "never" ? expires : null),
             Options: k.OptionsText.Length > 0 ? k.OptionsText : null)).ToList();
         return new StatusReport(vm, user, outcome.Home, outcome.State == SyncState.Present, outcome.AgentBase64 is not null, keys);
+    }
+
+    /// <summary>
+    /// The keys latchd manages for <paramref name="user"/>, fingerprint → expiry, from <c>latchd keys list</c>: a
+    /// header, then tab-separated USER, FINGERPRINT, SOURCE, EXPIRES ("never" or "u" format), STATE ("valid",
+    /// "expired", "not yet valid", or "retired …" for a key latchd is taking out, which it no longer manages).
+    /// </summary>
+    internal static Dictionary<string, string> AgentKeys(string listOutput, string user)
+    {
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in listOutput.Split('\n'))
+        {
+            var fields = line.TrimEnd('\r').Split('\t');
+            if (fields.Length >= 5 && fields[0] == user && fields[1].StartsWith("SHA256:", StringComparison.Ordinal)
+                && !fields[4].StartsWith("retired", StringComparison.Ordinal))
+            {
+                keys[fields[1]] = fields[3];
+            }
+        }
+
+        return keys;
     }
 }

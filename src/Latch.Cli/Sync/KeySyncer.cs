@@ -198,7 +198,7 @@ internal sealed class KeySyncer(CliContext cli, AzureSession? azure, AuditLog au
         "unsafe" => "fix the ownership or symlink on the VM (latch refuses to follow links or write other users' files)",
         "lock-timeout" => "another writer (latchd, another latch) held the .ssh lock; retry",
         "missing-tool" => "install the missing tool on the VM (util-linux, coreutils, gawk/mawk)",
-        "no-agent" => "latchd is not installed or failed; use --sync-method run-command",
+        "no-agent" => "latchd is not installed, or its Key Vault pull failed (see the message; 'latchd guard status' on the VM); use --sync-method run-command",
         "write-failed" => "the VM's disk may be full or read-only; check it",
         "keep-missing" => "the new key is not on the VM; run 'latch keys rotate' again to re-add it",
         _ => "run 'latch keys script VM' and try it by hand to see what fails",

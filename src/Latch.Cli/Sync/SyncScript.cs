@@ -199,14 +199,15 @@ internal static partial class SyncScript
           status)
             if [ -f "$file" ]; then latch_say "file $(base64 -w0 < "$file")"; else latch_say "file"; fi
             if command -v latchd >/dev/null 2>&1; then
-              latch_say "agent $(latchd keys list --json 2>/dev/null | base64 -w0)"
+              latch_say "agent $(latchd keys list 2>/dev/null | base64 -w0)"
             fi
             if has_key "$latch_type" "$latch_blob"; then latch_say present; else latch_say missing; fi
             exit 0 ;;
           agent)
             exec 9<&-
             command -v latchd >/dev/null 2>&1 || latch_fail 69 "no-agent latchd is not installed on the VM"
-            latchd keys refresh >/dev/null 2>&1 || latch_fail 69 "no-agent latchd keys refresh failed (exit $?)"
+            # latchd keys refresh: exit 0 when refreshed; 1 with a line on stderr when Key Vault failed (last known good kept)
+            refreshed=$(latchd keys refresh 2>&1) || latch_fail 69 "no-agent latchd keys refresh failed (exit $?): $(printf '%s' "$refreshed" | tail -n 1 | tr -cd ' -~')"
             if has_key "$latch_type" "$latch_blob"; then latch_say present; else latch_say missing; fi
             exit 0 ;;
           ensure)

@@ -15,7 +15,7 @@ internal sealed record EmulatedVm(string Name, string User, int Uid, string Home
 
 /// <summary>
 /// A test world: latch-emulator in-process on 127.0.0.1:0 with N VMs, each VM's run-command executed on this
-/// machine inside <c>unshare --mount</c> with its own /etc/passwd bind-mounted (so <c>getent passwd</c> gives a
+/// machine inside <c>unshare --mount</c> with its own /etc/passwd (<see cref="PrivateEtc"/>; so <c>getent passwd</c> gives a
 /// per-VM user and temp home, and the script's setpriv drops to that uid); an operator HOME with a real ed25519 key;
 /// and the latch binary run as a real process. Needs root (mount namespaces).
 /// </summary>
@@ -65,11 +65,10 @@ internal sealed class CliWorld : IAsyncDisposable
             Directory.CreateDirectory(home);
             var uid = user == "root" ? 0 : 42000 + i;
             Chown(home, uid);
-            var passwd = Path.Combine(vmRoot, "passwd");
             // sshd's privilege-separation user must exist in the VM's passwd too; root's home is inside the VM as well,
             // so nothing a script does as root can reach this machine's /root
             var system = string.Concat(File.ReadAllLines("/etc/passwd").Where(l => l.StartsWith("sshd:", StringComparison.Ordinal) || l.StartsWith("nobody:", StringComparison.Ordinal)).Select(l => l + "\n"));
-            await File.WriteAllTextAsync(passwd, user == "root"
+            var passwd = PrivateEtc.Create(Path.Combine(vmRoot, "etc"), user == "root"
                 ? $"root:x:0:0:root:{home}:/bin/bash\n{system}"
                 : $"root:x:0:0:root:{Path.Combine(vmRoot, "root")}:/bin/bash\n{user}:x:{uid}:{uid}::{home}:/bin/bash\n{system}");
             vms.Add(new EmulatedVm(name, user, uid, home, passwd));
@@ -92,7 +91,7 @@ internal sealed class CliWorld : IAsyncDisposable
                 AdminUsername = user,
                 PrivateIpAddress = "127.0.0.1",
                 AuthorizedKeysHostPath = Path.Combine(home, ".ssh", "authorized_keys"),
-                Exec = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", "mount --bind \"$1\" /etc/passwd && shift && exec \"$@\"", "sh", passwd],
+                Exec = PrivateEtc.Prefix(Path.GetDirectoryName(passwd)!),
             });
         }
 

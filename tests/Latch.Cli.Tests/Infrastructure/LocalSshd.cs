@@ -6,20 +6,26 @@ namespace Latch.Cli.Tests.Infrastructure;
 
 /// <summary>
 /// A real OpenSSH sshd on 127.0.0.1 that lives in an emulated VM's world: started inside <c>unshare --mount</c> with
-/// the VM's private /etc/passwd, so a login (and any script run over it) sees the VM's home, never the host's.
+/// the VM's private /etc/passwd (<see cref="PrivateEtc"/>), so a login (and any script run over it) sees the VM's home, never the host's.
 /// Stopped by pid on dispose.
 /// </summary>
 internal sealed class LocalSshd : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private LocalSshd(Process process, int port)
+    private readonly string _logPath;
+
+    private LocalSshd(Process process, int port, string logPath)
     {
         _process = process;
         Port = port;
+        _logPath = logPath;
     }
 
     public int Port { get; }
+
+    /// <summary>sshd's DEBUG3 log so far (for failure messages: why a login was refused).</summary>
+    public string Log => File.Exists(_logPath) ? File.ReadAllText(_logPath) : "(no sshd log)";
 
     public static async Task<LocalSshd> StartAsync(string directory, string passwdPath)
     {
@@ -31,8 +37,8 @@ internal sealed class LocalSshd : IAsyncDisposable
             await CliWorld.RunToolAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey);
         }
 
-        // A free port is only a guess until sshd binds it: another test's listener may take it in between. sshd -e
-        // says "Server listening on 127.0.0.1 port N" once it owns the port, so wait for that line from OUR process
+        // A free port is only a guess until sshd binds it: another test's listener may take it in between. sshd logs
+        // "Server listening on 127.0.0.1 port N" once it owns the port, so wait for that line from OUR process's log
         // (a connect probe would also succeed against someone else's listener) and pick another port if it died.
         for (var attempt = 0; attempt < 5; attempt++)
         {
@@ -43,10 +49,12 @@ internal sealed class LocalSshd : IAsyncDisposable
                 port = ((IPEndPoint)probe.LocalEndpoint).Port;
             }
 
-            var start = new ProcessStartInfo("unshare") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+            var logPath = Path.Combine(directory, $"sshd-{port.ToString(System.Globalization.CultureInfo.InvariantCulture)}.log");
+            var command = PrivateEtc.Prefix(Path.GetDirectoryName(passwdPath)!);
+            var start = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
             foreach (var argument in (string[])[
-                "--mount", "--propagation", "private", "--", "/bin/sh", "-c", "mount --bind \"$1\" /etc/passwd && shift && exec \"$@\"", "sh", passwdPath,
-                sshd, "-D", "-e", "-f", "/dev/null", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", "ListenAddress=127.0.0.1", "-h", hostKey,
+                .. command.Skip(1),
+                sshd, "-D", "-E", logPath, "-o", "LogLevel=DEBUG3", "-f", "/dev/null", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", "ListenAddress=127.0.0.1", "-h", hostKey,
                 "-o", "AuthorizedKeysFile=.ssh/authorized_keys", "-o", "PermitRootLogin=prohibit-password",
                 "-o", "UsePAM=no", "-o", "PidFile=none", "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no"])
             {
@@ -55,9 +63,9 @@ internal sealed class LocalSshd : IAsyncDisposable
 
             var process = Process.Start(start)!;
             _ = process.StandardOutput.ReadToEndAsync();
-            var server = new LocalSshd(process, port);
-            var listening = await WaitForListeningAsync(process, port);
             _ = process.StandardError.ReadToEndAsync();
+            var server = new LocalSshd(process, port, logPath);
+            var listening = await WaitForListeningAsync(process, port, logPath);
             if (listening)
             {
                 return server;
@@ -69,23 +77,18 @@ internal sealed class LocalSshd : IAsyncDisposable
         throw new InvalidOperationException("sshd did not start (5 attempts)");
     }
 
-    /// <summary>True once sshd reports it listens on the port; false when it exits first or says nothing for 20 s.</summary>
-    private static async Task<bool> WaitForListeningAsync(Process process, int port)
+    /// <summary>True once sshd logs that it listens on the port; false when it exits first or says nothing for 20 s.</summary>
+    private static async Task<bool> WaitForListeningAsync(Process process, int port, string logPath)
     {
         var expected = $"Server listening on 127.0.0.1 port {port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        try
+        for (var i = 0; i < 400 && !process.HasExited; i++)
         {
-            while (await process.StandardError.ReadLineAsync(deadline.Token) is { } line)
+            if (File.Exists(logPath) && (await File.ReadAllTextAsync(logPath)).Contains(expected, StringComparison.Ordinal))
             {
-                if (line.Contains(expected, StringComparison.Ordinal))
-                {
-                    return true;
-                }
+                return true;
             }
-        }
-        catch (OperationCanceledException)
-        {
+
+            await Task.Delay(50);
         }
 
         return false;

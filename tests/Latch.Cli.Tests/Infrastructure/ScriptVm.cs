@@ -4,7 +4,7 @@ namespace Latch.Cli.Tests.Infrastructure;
 
 /// <summary>
 /// A throwaway "VM" for running generated scripts with real bash as root: a temp home for a user with its own uid,
-/// named by a private /etc/passwd bind-mounted inside <c>unshare --mount</c> (nothing on the host changes).
+/// named by a private /etc/passwd inside <c>unshare --mount</c> (<see cref="PrivateEtc"/>) (nothing on the host changes).
 /// </summary>
 internal sealed class ScriptVm : IDisposable
 {
@@ -32,16 +32,16 @@ internal sealed class ScriptVm : IDisposable
         var home = Path.Combine(root, "home", user);
         Directory.CreateDirectory(home);
         CliWorld.Chown(home, uid);
-        var passwd = Path.Combine(root, "passwd");
         Directory.CreateDirectory(Path.Combine(root, "root"));
-        File.WriteAllText(passwd, $"root:x:0:0:root:{Path.Combine(root, "root")}:/bin/bash\n{user}:x:{uid}:{uid}::{home}:/bin/bash\n");
+        var passwd = PrivateEtc.Create(Path.Combine(root, "etc"), $"root:x:0:0:root:{Path.Combine(root, "root")}:/bin/bash\n{user}:x:{uid}:{uid}::{home}:/bin/bash\n");
         return new ScriptVm(root, home, passwd, uid);
     }
 
     /// <summary>Runs <paramref name="script"/> as root the way the emulator's run-command does (bash -c), inside the private passwd.</summary>
     public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string script, string workingDirectory = "/")
     {
-        var start = new ProcessStartInfo("unshare")
+        var command = PrivateEtc.Prefix(Path.GetDirectoryName(PasswdPath)!);
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -49,7 +49,7 @@ internal sealed class ScriptVm : IDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
-        foreach (var argument in (string[])["--mount", "--propagation", "private", "--", "/bin/sh", "-c", "mount --bind \"$1\" /etc/passwd && shift && exec \"$@\"", "sh", PasswdPath, "/bin/bash", "-c", script, "script.sh"])
+        foreach (var argument in (string[])[.. command.Skip(1), "/bin/bash", "-c", script, "script.sh"])
         {
             start.ArgumentList.Add(argument);
         }
