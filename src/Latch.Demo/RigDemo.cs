@@ -116,11 +116,21 @@ internal sealed partial class RigDemo(StepRunner steps, DemoWorld world) : IAsyn
                 throw new DemoCheckException($"vm2 refused the operator (exit {login.ExitCode}): {login.Stderr.Trim()}\n{await DiagnoseAsync(vm2, cancellationToken)}");
             }
 
+            // the file guard may have won the race for that login: ask latch-akc exactly as sshd does (as its
+            // AuthorizedKeysCommandUser, with the offered key), so the AuthorizedKeysCommand is proven on its own
+            var akc = await vm2.ExecAsync(
+                ["setpriv", "--reuid=latch-akc", "--regid=nogroup", "--clear-groups", Latchd.PackagedAkcPath, DemoWorld.User, "none", .. world.Operator.PublicKey.Split(' ')[..2]],
+                cancellationToken: cancellationToken);
+            if (!akc.Stdout.Contains(world.Operator.PublicKey.Split(' ')[1], StringComparison.Ordinal))
+            {
+                throw new DemoCheckException($"latch-akc, run as sshd runs it, did not answer with the operator's key: {akc.Stderr.Trim()}\n{await DiagnoseAsync(vm2, cancellationToken)}");
+            }
+
             using var http = host.CreateHttpClient();
             var count = await DemoWorld.HostileRewritesAsync(http, EmulatorProcess.ControlUri, "vm2", cancellationToken);
             var status = await LatchdAsync(vm2, ["guard", "status"], cancellationToken);
             var restores = RestoresPattern().Match(status.Stdout) is { Success: true } m ? m.Groups[1].Value : "?";
-            step.Detail = $"logged in as {login.Stdout.Trim()} after {count} rewrites: latch-akc served the managed key; the file guard restored it {restores} times";
+            step.Detail = $"logged in as {login.Stdout.Trim()} after {count} rewrites: latch-akc (as user latch-akc) answers with the managed key; the file guard restored it {restores} times";
         });
 
         await steps.RunAsync("connect", "latch connect vm1: auto key sync, then a real ssh login running a command", async step =>

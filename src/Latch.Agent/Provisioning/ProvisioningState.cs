@@ -74,14 +74,22 @@ internal sealed class StateStore(HostSystem system, string directory)
         SafeFile.WriteSystemFile(system.PathOf(MarkerPath), System.Text.Encoding.UTF8.GetBytes(vmId + "\n"), 0b110_100_100, cancellationToken);
     }
 
-    /// <summary>Creates a root-owned 0700 directory of the managed system (and its parents, 0755) when missing.</summary>
+    /// <summary>
+    /// Creates a root-owned 0700 directory of the managed system (and its parents, 0755) when missing. The state
+    /// directory itself is 0755: the key guard's store lives below it (/var/lib/latch/keys), and sshd runs the
+    /// AuthorizedKeysCommand as an unprivileged user whose checked walk opens every directory on the way (read and
+    /// search). Only names are visible; every file in it keeps its own restrictive mode (state.json and ovf-env.xml
+    /// 0600, sudoers.check 0440, managed-keys/ 0700).
+    /// </summary>
     public void EnsureDirectory(string absolute)
     {
         var path = system.PathOf(absolute);
         if (!System.IO.Directory.Exists(path))
         {
             System.IO.Directory.CreateDirectory(path);
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+            const UnixFileMode readAndSearch = UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+            File.SetUnixFileMode(path, absolute == directory ? mode | readAndSearch : mode);
         }
     }
 }
