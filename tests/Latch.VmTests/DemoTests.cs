@@ -185,14 +185,20 @@ public sealed class DemoTests
             process.BeginErrorReadLine();
             var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-            deadline.CancelAfter(TimeSpan.FromMinutes(10)); // only against a hang: the first run may build the rootfs and publish latchd
+            deadline.CancelAfter(TimeSpan.FromMinutes(25)); // only against a hang: the first run may build the rootfs and publish latchd (minutes on a busy machine)
             try
             {
                 await process.WaitForExitAsync(deadline.Token);
             }
             catch (OperationCanceledException)
             {
-                process.Kill(entireProcessTree: true);
+                // SIGTERM first: the demo cleans up (namespaces, mounts) before it exits; kill only what still hangs
+                _ = Latch.Rig.Interop.Libc.Kill(process.Id, 15);
+                if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+
                 throw;
             }
 
