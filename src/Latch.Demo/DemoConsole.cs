@@ -14,6 +14,11 @@ internal sealed class DemoConsole
         Out = json
             ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
             : AnsiConsole.Console;
+        // into a file or a CI log nothing wraps lines for us: do not cut them at the default 80 columns
+        if (json ? Console.IsErrorRedirected : Console.IsOutputRedirected)
+        {
+            Out.Profile.Width = 200;
+        }
     }
 
     public bool Json { get; }

@@ -186,8 +186,9 @@ internal sealed class Demo(bool forceSandbox, bool json, bool keep)
     }
 
     /// <summary>
-    /// A fresh private directory. The sandbox's key store must have only root-owned, not world-writable directories
-    /// above it (as on a VM), so as root it lives under /run; without root under XDG_RUNTIME_DIR or ~/.cache.
+    /// A fresh private directory (0700). The sandbox's key store must have only root-owned, not world-writable
+    /// directories above it (as on a VM), so as root it lives under /run; without root (no key store) in XDG_RUNTIME_DIR
+    /// or the temp directory.
     /// </summary>
     private static string DemoDirectory(bool sandbox, bool isRoot)
     {
@@ -204,9 +205,6 @@ internal sealed class Demo(bool forceSandbox, bool json, bool keep)
         }
 
         var runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
-        var parent = runtime is { Length: > 0 } && Directory.Exists(runtime)
-            ? runtime
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(parent, name);
+        return Path.Combine(runtime is { Length: > 0 } && Directory.Exists(runtime) ? runtime : Path.GetTempPath(), name);
     }
 }

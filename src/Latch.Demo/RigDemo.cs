@@ -111,12 +111,26 @@ internal sealed partial class RigDemo(StepRunner steps, DemoWorld world) : IAsyn
         await steps.RunAsync("with-latch", "vm2 (Latch guard): the operator logs in during the same overwrites", async step =>
         {
             var login = await LoginAsync(vm2, cancellationToken);
-            Check(login.Succeeded && login.Stdout.Trim() == DemoWorld.User, $"vm2 refused the operator (exit {login.ExitCode}): {login.Stderr.Trim()}");
+            if (!login.Succeeded || login.Stdout.Trim() != DemoWorld.User)
+            {
+                throw new DemoCheckException($"vm2 refused the operator (exit {login.ExitCode}): {login.Stderr.Trim()}\n{await DiagnoseAsync(vm2, cancellationToken)}");
+            }
+
+            // the file guard may have won the race for that login: ask latch-akc exactly as sshd does (as its
+            // AuthorizedKeysCommandUser, with the offered key), so the AuthorizedKeysCommand is proven on its own
+            var akc = await vm2.ExecAsync(
+                ["setpriv", "--reuid=latch-akc", "--regid=nogroup", "--clear-groups", Latchd.PackagedAkcPath, DemoWorld.User, "none", .. world.Operator.PublicKey.Split(' ')[..2]],
+                cancellationToken: cancellationToken);
+            if (!akc.Stdout.Contains(world.Operator.PublicKey.Split(' ')[1], StringComparison.Ordinal))
+            {
+                throw new DemoCheckException($"latch-akc, run as sshd runs it, did not answer with the operator's key: {akc.Stderr.Trim()}\n{await DiagnoseAsync(vm2, cancellationToken)}");
+            }
+
             using var http = host.CreateHttpClient();
             var count = await DemoWorld.HostileRewritesAsync(http, EmulatorProcess.ControlUri, "vm2", cancellationToken);
             var status = await LatchdAsync(vm2, ["guard", "status"], cancellationToken);
             var restores = RestoresPattern().Match(status.Stdout) is { Success: true } m ? m.Groups[1].Value : "?";
-            step.Detail = $"logged in as {login.Stdout.Trim()} after {count} rewrites: latch-akc served the managed key; the file guard restored it {restores} times";
+            step.Detail = $"logged in as {login.Stdout.Trim()} after {count} rewrites: latch-akc (as user latch-akc) answers with the managed key; the file guard restored it {restores} times";
         });
 
         await steps.RunAsync("connect", "latch connect vm1: auto key sync, then a real ssh login running a command", async step =>
@@ -167,7 +181,7 @@ internal sealed partial class RigDemo(StepRunner steps, DemoWorld world) : IAsyn
         if (await vm2.TryReadFileAsync("/var/log/latch/audit.jsonl", cancellationToken) is { } guardLog)
         {
             var lines = guardLog.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            audit.AddRange(lines.TakeLast(8).Select(l => new AuditEntry("vm2 latchd /var/log/latch/audit.jsonl", l)));
+            audit.AddRange(lines.TakeLast(4).Select(l => new AuditEntry("vm2 latchd /var/log/latch/audit.jsonl", l)));
         }
 
         audit.AddRange(world.ReadCliAudit().Select(l => new AuditEntry("latch ~/.local/state/latch/audit.jsonl", l)));
@@ -179,6 +193,18 @@ internal sealed partial class RigDemo(StepRunner steps, DemoWorld world) : IAsyn
             var result = await vm.ExecAsync([Latchd.PackagedPath, "provision"], timeout: TimeSpan.FromMinutes(2), cancellationToken: cancellationToken);
             Check(result.Succeeded, $"{vm.Name}: latchd provision exited {result.ExitCode}: {Tail(result.Stderr)}");
         }
+    }
+
+    /// <summary>What sshd on the VM had to go on: the effective AuthorizedKeysCommand, latch-akc's answer, authorized_keys.</summary>
+    private async Task<string> DiagnoseAsync(Vm vm, CancellationToken cancellationToken)
+    {
+        var effective = await vm.ExecAsync(["/usr/sbin/sshd", "-T"], cancellationToken: cancellationToken);
+        var akc = await vm.ExecAsync([Latchd.PackagedAkcPath, DemoWorld.User], cancellationToken: cancellationToken);
+        var file = await vm.TryReadFileAsync($"/home/{DemoWorld.User}/.ssh/authorized_keys", cancellationToken);
+        var modes = await vm.RunAsync($"ls -la /home/{DemoWorld.User}/.ssh /var/lib/latch/keys", cancellationToken: cancellationToken);
+        return $"sshd -T: {string.Join("; ", effective.Stdout.Split('\n').Where(l => l.StartsWith("authorizedkeys", StringComparison.Ordinal)))}\n"
+            + $"latch-akc {DemoWorld.User}: exit {akc.ExitCode}, {akc.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} line(s); {akc.Stderr.Trim()}\n"
+            + $"authorized_keys now: {file?.Replace('\n', '|')}\n{modes.Stdout}\nsshd's log:\n{vm.Sshd?.Log}";
     }
 
     /// <summary>What --keep prints: how to look around while the demo waits.</summary>

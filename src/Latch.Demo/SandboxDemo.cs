@@ -96,7 +96,9 @@ internal sealed class SandboxDemo(StepRunner steps, DemoWorld world, bool isRoot
                 await world.StartHostileAgentAsync(http, control, vm, HostileIntervalMs, HostileMaxRewrites, cancellationToken);
             }
 
-            await Eventually(() => ReadOrEmpty(AuthorizedKeys("vm1")).Trim() == world.Portal.PublicKey, "vm1's authorized_keys was not rewritten to the portal key", cancellationToken);
+            await Eventually(() => Task.FromResult(ReadOrEmpty(AuthorizedKeys("vm1")).Trim() == world.Portal.PublicKey), "vm1's authorized_keys was not rewritten to the portal key", cancellationToken);
+            await Eventually(async () => await DemoWorld.HostileRewritesAsync(http, control, "vm2", cancellationToken) >= 2,
+                "the hostile agent did not rewrite vm2's authorized_keys", cancellationToken);
             step.Detail = "vm1's file now holds only the portal key, as after waagent/cloud-init re-applied the VM's osProfile";
         });
 
@@ -123,7 +125,7 @@ internal sealed class SandboxDemo(StepRunner steps, DemoWorld world, bool isRoot
                     throw new DemoCheckException($"latch-akc did not print the operator's key: {akc.Stderr.Trim()}");
                 }
 
-                await Eventually(() => ReadOrEmpty(AuthorizedKeys("vm2")).Contains(world.Operator.PublicKey.Split(' ')[1], StringComparison.Ordinal),
+                await Eventually(() => Task.FromResult(ReadOrEmpty(AuthorizedKeys("vm2")).Contains(world.Operator.PublicKey.Split(' ')[1], StringComparison.Ordinal)),
                     "the file guard did not put the operator's key back into vm2's authorized_keys", cancellationToken);
                 step.Detail = $"after {rewrites} rewrites latch-akc still answers with the operator's key and the file guard restored authorized_keys";
             });
@@ -249,13 +251,13 @@ internal sealed class SandboxDemo(StepRunner steps, DemoWorld world, bool isRoot
 
     private static string ReadOrEmpty(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
 
-    private static async Task Eventually(Func<bool> condition, string failure, CancellationToken cancellationToken)
+    private static async Task Eventually(Func<Task<bool>> condition, string failure, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(20));
         try
         {
-            while (!condition())
+            while (!await condition())
             {
                 await Task.Delay(25, deadline.Token);
             }

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using Spectre.Console;
 
 namespace Latch.Demo;
@@ -29,15 +31,55 @@ internal static class Summary
 
         if (result.Audit.Count > 0)
         {
-            console.Line("[bold]Audit records[/] (JSON lines; names, fingerprints and timings, never key material):");
+            console.Line("[bold]Audit records[/] (JSON lines, shown as fields; names, fingerprints and timings, never key material):");
             foreach (var group in result.Audit.GroupBy(a => a.Source))
             {
                 console.Line($"  [grey]{Markup.Escape(group.Key)}[/]");
                 foreach (var entry in group)
                 {
-                    console.Out.WriteLine("    " + entry.Record);
+                    console.Out.WriteLine("    " + Readable(entry.Record));
                 }
             }
+        }
+    }
+
+    /// <summary>A JSON audit line as "HH:mm:ss.fff field=value …" (the raw line when it is not a JSON object).</summary>
+    internal static string Readable(string record)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(record);
+            if (json.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return record;
+            }
+
+            var fields = new List<string>();
+            var time = "";
+            foreach (var property in json.RootElement.EnumerateObject())
+            {
+                var value = property.Value;
+                if (property.Name == "timestamp" && value.TryGetDateTimeOffset(out var at))
+                {
+                    time = at.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture) + " ";
+                }
+                else if (value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined) && !(value.ValueKind == JsonValueKind.Array && value.GetArrayLength() == 0))
+                {
+                    var text = value.ValueKind switch
+                    {
+                        JsonValueKind.String => value.GetString(),
+                        JsonValueKind.Array => string.Join(",", value.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText())),
+                        _ => value.GetRawText(),
+                    };
+                    fields.Add($"{property.Name}={text}");
+                }
+            }
+
+            return time + string.Join(' ', fields);
+        }
+        catch (JsonException)
+        {
+            return record;
         }
     }
 }
