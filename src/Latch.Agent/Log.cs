@@ -148,4 +148,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3048, Level = LogLevel.Error, Message = "cannot set the SCSI timeout: {Error}")]
     public static partial void ScsiTimeoutFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 3049, Level = LogLevel.Information, Message = "idle: resident memory {Before:0.0} MB -> {After:0.0} MB (compacting GC, clean code pages handed back)")]
+    public static partial void IdleTrimmed(ILogger logger, double before, double after);
 }
