@@ -16,7 +16,9 @@ namespace Latch.Bench.Provision;
 /// </summary>
 internal static class Program
 {
-    private const int Rounds = 3;
+    // LATCH_BENCH_ROUNDS, LATCH_BENCH_LATCHD_ONLY=1 and LATCH_BENCH_LATCHD_ENV="DOTNET_X=1 …" are for trying runtime knobs quickly
+    private static readonly int Rounds = int.TryParse(Environment.GetEnvironmentVariable("LATCH_BENCH_ROUNDS"), out var rounds) && rounds > 0 ? rounds : 3;
+    private static readonly string[] s_latchdEnvironment = (Environment.GetEnvironmentVariable("LATCH_BENCH_LATCHD_ENV") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
     private static readonly TimeSpan s_idleWait = TimeSpan.FromSeconds(10);
 
     private static async Task<int> Main()
@@ -36,6 +38,11 @@ internal static class Program
             ("waagent -daemon (Agent=disabled)", vm => Waagent.StartAsync(vm)),
         })
         {
+            if (name.StartsWith("waagent", StringComparison.Ordinal) && Environment.GetEnvironmentVariable("LATCH_BENCH_LATCHD_ONLY") == "1")
+            {
+                continue;
+            }
+
             var samples = new List<Sample>();
             for (var round = 0; round < Rounds; round++)
             {
@@ -52,6 +59,11 @@ internal static class Program
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.Name,-34} {row.ReadyMs,9:0} {row.PeakMb,12:0.0} {row.IdleMb,12:0.0} {row.TreeIdleMb,13:0.0}"));
         }
 
+        if (rows.Count < 3)
+        {
+            return 0;
+        }
+
         var latchd = rows[1];
         var waagent = rows[2];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -64,7 +76,7 @@ internal static class Program
     {
         await Latchd.InstallAsync(vm);
         await vm.WriteFileAsync("/etc/latch/latchd.toml", $"[Provisioning]\nAgent = \"{(provision ? "latch" : "disabled")}\"\n");
-        return vm.StartProcess("latchd run", [Latchd.VmPath, "run"]);
+        return vm.StartProcess("latchd run", ["/usr/bin/env", .. s_latchdEnvironment, Latchd.VmPath, "run"]);
     }
 
     private static async Task<Sample> MeasureAsync(Func<Vm, Task<TrackedProcess>> start)
@@ -81,6 +93,12 @@ internal static class Program
         var readyMs = (ready - started).TotalMilliseconds;
         await Task.Delay(s_idleWait);
         var (peak, idle) = Memory(agent.Pid);
+        if (Environment.GetEnvironmentVariable("LATCH_BENCH_SMAPS") == "1")
+        {
+            DumpMappings(agent.Pid);
+            Console.Error.WriteLine(string.Join('\n', agent.Log.Split('\n').Where(l => l.Contains("idle:", StringComparison.Ordinal))));
+        }
+
         var tree = Tree(agent.Pid).Sum(pid => Memory(pid).Rss);
         await agent.StopAsync(TimeSpan.FromSeconds(10));
         return new Sample(readyMs, peak, idle, tree);
@@ -127,6 +145,31 @@ internal static class Program
         }
 
         throw new RigException($"{agent.Name}: no Ready within 120 s:\n{agent.Log}");
+    }
+
+    /// <summary>The mappings holding the most resident memory (LATCH_BENCH_SMAPS=1), and the thread count: where idle RSS goes.</summary>
+    private static void DumpMappings(int pid)
+    {
+        var rows = new List<(string Name, double Rss)>();
+        var name = "";
+        foreach (var line in File.ReadAllLines($"/proc/{pid}/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[0].Contains('-', StringComparison.Ordinal) && !fields[0].EndsWith(':'))
+            {
+                name = fields[0] + " " + fields[1] + " " + (fields.Length > 5 ? fields[5] : "[anon]");
+            }
+            else if (fields.Length >= 2 && fields[0] == "Rss:")
+            {
+                rows.Add((name, double.Parse(fields[1], CultureInfo.InvariantCulture)));
+            }
+        }
+
+        Console.Error.WriteLine($"  threads: {Directory.GetDirectories($"/proc/{pid}/task").Length}");
+        foreach (var row in rows.GroupBy(r => r.Name.Split(' ')[^1] + " " + r.Name.Split(' ')[1]).Select(g => (g.Key, Rss: g.Sum(r => r.Rss))).OrderByDescending(r => r.Rss).Take(14))
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {row.Rss,8:0} kB  {row.Key}"));
+        }
     }
 
     /// <summary>VmHWM (peak) and VmRSS (now) of a process, in kB.</summary>

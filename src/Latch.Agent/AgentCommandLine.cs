@@ -30,8 +30,10 @@ internal static class AgentCommandLine
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan and change nothing (no mount, no write, no health report)" };
         var ovfEnv = new Option<string?>("--ovf-env") { Description = "With --dry-run: read ovf-env.xml from FILE" };
         var imdsJson = new Option<string?>("--imds-json") { Description = "With --dry-run: read the IMDS instance document from FILE instead of IMDS" };
+        var readyOnly = new Option<bool>("--ready-only") { Description = "Only report Ready (what 'latchd run' does when Provisioning.Agent is disabled or cloud-init)", Hidden = true };
         var provision = new Command("provision", "Provision this VM from IMDS and ovf-env.xml, then report Ready (or NotReady naming the failed step)");
         provision.Options.Add(dryRun);
+        provision.Options.Add(readyOnly);
         provision.Options.Add(ovfEnv);
         provision.Options.Add(imdsJson);
         provision.SetAction((parse, ct) => WithContext(parse, streams, time, requireRoot: !parse.GetValue(dryRun), async context =>
@@ -49,14 +51,29 @@ internal static class AgentCommandLine
             }
 
             using var clients = context.CreateClients(null);
-            return await new Provisioner(context.System, context.Config, clients, time).ProvisionAsync(cancellationToken: ct).ConfigureAwait(false);
+            return await new Provisioner(context.System, context.Config, clients, time).ProvisionAsync(parse.GetValue(readyOnly), ct).ConfigureAwait(false);
         }));
 
         var run = new Command("run", "Run as the latchd service: provision when needed, report Ready, notify systemd, wait for SIGTERM");
         run.SetAction((parse, ct) => WithContext(parse, streams, time, requireRoot: true, async context =>
         {
             using var clients = context.CreateClients(null);
-            return await new AgentDaemon(context.System, context.Config, clients, SystemdNotifier.FromEnvironment(), time).RunAsync(ct).ConfigureAwait(false);
+            // the child 'latchd provision' gets the same global options
+            var globals = new List<string>();
+            foreach (var (name, value) in new[] { ("--config", parse.GetValue(config)), ("--root", parse.GetValue(root) is "/" ? null : parse.GetValue(root)), ("--imds", parse.GetValue(imds)), ("--wireserver", parse.GetValue(wireServer)) })
+            {
+                if (value is not null)
+                {
+                    globals.AddRange([name, value]);
+                }
+            }
+
+            if (parse.GetValue(verbose))
+            {
+                globals.Add("--verbose");
+            }
+
+            return await new AgentDaemon(context.System, context.Config, clients, SystemdNotifier.FromEnvironment(), time, globals).RunAsync(ct).ConfigureAwait(false);
         }));
 
         var user = new Option<bool>("--user") { Description = "Also delete the provisioned user, its home and its sudoers drop-in" };

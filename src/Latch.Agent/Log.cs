@@ -130,4 +130,25 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3042, Level = LogLevel.Information, Message = "{Directory} was {Mode}; made it 0755 so latch-akc (an unprivileged user) can reach the key store below it (the files that need it are 0600 themselves)")]
     public static partial void StateDirectoryOpened(ILogger logger, string directory, string mode);
+
+    [LoggerMessage(EventId = 3043, Level = LogLevel.Information, Message = "host name publishing: {Action}")]
+    public static partial void HostNamePublished(ILogger logger, string action);
+
+    [LoggerMessage(EventId = 3044, Level = LogLevel.Information, Message = "resource disk: {Detail}")]
+    public static partial void ResourceDisk(ILogger logger, string detail);
+
+    [LoggerMessage(EventId = 3045, Level = LogLevel.Warning, Message = "resource disk left alone: {Detail}")]
+    public static partial void ResourceDiskRefused(ILogger logger, string detail);
+
+    [LoggerMessage(EventId = 3046, Level = LogLevel.Error, Message = "resource disk failed: {Detail}")]
+    public static partial void ResourceDiskFailed(ILogger logger, string detail);
+
+    [LoggerMessage(EventId = 3047, Level = LogLevel.Information, Message = "SCSI timeout set to {Seconds} s on {Disks}")]
+    public static partial void ScsiTimeoutSet(ILogger logger, int seconds, string disks);
+
+    [LoggerMessage(EventId = 3048, Level = LogLevel.Error, Message = "cannot set the SCSI timeout: {Error}")]
+    public static partial void ScsiTimeoutFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 3049, Level = LogLevel.Information, Message = "idle: resident memory {Before:0.0} MB -> {After:0.0} MB (compacting GC, clean code pages handed back)")]
+    public static partial void IdleTrimmed(ILogger logger, double before, double after);
 }

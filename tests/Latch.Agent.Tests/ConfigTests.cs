@@ -49,7 +49,7 @@ public sealed class ConfigTests
         Assert.True(config.ResourceDiskFormat);
         Assert.Equal("proxy.example", config.HttpProxyHost);
         Assert.Equal(3128, config.HttpProxyPort);
-        Assert.Equal(["Extensions.Enabled", "ResourceDisk.Filesystem", "Logs.Verbose"], config.Ignored);
+        Assert.Equal(["Extensions.Enabled", "Logs.Verbose"], config.Ignored);
     }
 
     [Fact]

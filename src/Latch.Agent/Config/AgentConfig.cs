@@ -44,7 +44,26 @@ internal sealed record AgentConfig
 
     public int? HttpProxyPort { get; init; }
 
+    /// <summary>ResourceDisk.Format: format (when safe) and mount the resource disk after Ready.</summary>
     public bool ResourceDiskFormat { get; init; }
+
+    /// <summary>ResourceDisk.Filesystem: ext4, the only one latchd formats.</summary>
+    public string ResourceDiskFilesystem { get; init; } = "ext4";
+
+    public string ResourceDiskMountPoint { get; init; } = "/mnt/resource";
+
+    /// <summary>ResourceDisk.MountOptions: passed to mount -o; null for none.</summary>
+    public string? ResourceDiskMountOptions { get; init; }
+
+    public bool ResourceDiskEnableSwap { get; init; }
+
+    public int ResourceDiskSwapSizeMb { get; init; }
+
+    /// <summary>Latch.ResourceDiskPartition: the partition to use when /dev/disk/azure/resource-part1 does not exist.</summary>
+    public string? ResourceDiskPartition { get; init; }
+
+    /// <summary>OS.RootDeviceScsiTimeout: seconds written to /sys/block/sd*/device/timeout; null leaves them.</summary>
+    public int? RootDeviceScsiTimeout { get; init; }
 
     /// <summary>Latch.OvfEnvPath: read ovf-env.xml from this file instead of the provisioning media.</summary>
     public string? OvfEnvPath { get; init; }
@@ -79,8 +98,9 @@ internal sealed record AgentConfig
         "Provisioning.Agent", "Provisioning.Enabled", "Provisioning.RegenerateSshHostKeyPair", "Provisioning.SshHostKeyPairType",
         "Provisioning.DeleteRootPassword", "Provisioning.PasswordCryptSaltLength", "Provisioning.PasswordCryptId",
         "Provisioning.MonitorHostName", "OS.HomeDir", "OS.SudoersDir", "OS.SshDir", "DVD.MountPoint",
-        "HttpProxy.Host", "HttpProxy.Port", "ResourceDisk.Format",
-        "Latch.OvfEnvPath", "Latch.UseImds", "Latch.UseMedia", "Latch.ImdsUrl", "Latch.WireServerUrl", "Latch.StateDir",
+        "HttpProxy.Host", "HttpProxy.Port", "ResourceDisk.Format", "ResourceDisk.Filesystem", "ResourceDisk.MountPoint",
+        "ResourceDisk.MountOptions", "ResourceDisk.EnableSwap", "ResourceDisk.SwapSizeMB", "OS.RootDeviceScsiTimeout",
+        "Latch.ResourceDiskPartition", "Latch.OvfEnvPath", "Latch.UseImds", "Latch.UseMedia", "Latch.ImdsUrl", "Latch.WireServerUrl", "Latch.StateDir",
         "Latch.ReportDeadlineSeconds",
     ];
 
@@ -167,6 +187,27 @@ internal sealed record AgentConfig
                 return c with { HttpProxyPort = e.Value.Length == 0 || e.Value == "None" ? null : Int(1, 65535) };
             case "ResourceDisk.Format":
                 return c with { ResourceDiskFormat = Bool() };
+            case "ResourceDisk.Filesystem":
+                return e.Value.ToLowerInvariant() == "ext4"
+                    ? c
+                    : throw new ConfigException($"{Where()}: latchd formats the resource disk with ext4 only, got '{e.Value}'; set it to ext4 (or ResourceDisk.Format=n)");
+            case "ResourceDisk.MountPoint":
+                return c with { ResourceDiskMountPoint = AbsolutePath() is var mount && mount != "/" ? mount : throw new ConfigException($"{Where()} must not be /") };
+            case "ResourceDisk.MountOptions":
+                return c with
+                {
+                    ResourceDiskMountOptions = e.Value.Length == 0 || e.Value == "None" ? null
+                        : e.Value.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is ',' or '=' or '_' or '-' or '.') ? e.Value
+                        : throw new ConfigException($"{Where()} must be mount options such as 'noatime,nodev' (letters, digits, ',', '=', '_', '-', '.'), got '{e.Value}'"),
+                };
+            case "ResourceDisk.EnableSwap":
+                return c with { ResourceDiskEnableSwap = Bool() };
+            case "ResourceDisk.SwapSizeMB":
+                return c with { ResourceDiskSwapSizeMb = Int(0, 1024 * 1024) };
+            case "OS.RootDeviceScsiTimeout":
+                return c with { RootDeviceScsiTimeout = e.Value.Length == 0 || e.Value == "None" ? null : Int(1, 3600) };
+            case "Latch.ResourceDiskPartition":
+                return c with { ResourceDiskPartition = AbsolutePath() };
             case "Latch.OvfEnvPath":
                 return c with { OvfEnvPath = AbsolutePath() };
             case "Latch.UseImds":

@@ -72,10 +72,12 @@ internal static class PlanBuilder
             notes.Add("a password was supplied but password authentication is disabled: it is set (for sudo and the console), sshd refuses it");
         }
 
-        notes.Add("publishing the host name to DHCP (waagent's dhclient send host-name) is not done by latchd");
         if (config.ResourceDiskFormat)
         {
-            notes.Add("ResourceDisk.Format is set, but latchd does not format or mount the resource disk (not implemented)");
+            notes.Add(config.ProvisioningAgent == "cloud-init"
+                ? "ResourceDisk.Format is set, but Provisioning.Agent is cloud-init, which formats the resource disk: latchd leaves it"
+                : $"after Ready: the resource disk ({Os.ResourceDisk.AzureLink}{(config.ResourceDiskPartition is { } p ? ", else " + p : "")}) is mounted at {config.ResourceDiskMountPoint}, formatted ext4 first only when empty or Azure's untouched NTFS"
+                    + (config.ResourceDiskEnableSwap && config.ResourceDiskSwapSizeMb > 0 ? $"; swap file of {config.ResourceDiskSwapSizeMb} MB" : ""));
         }
 
         var sudoers = $"# Written by latchd when provisioning VM {data.VmId}: the admin user may run any command as root.\n" +

@@ -37,6 +37,14 @@ internal sealed class PlanExecutor(HostSystem system, AgentConfig config, StateS
             return Task.CompletedTask;
         }).ConfigureAwait(false);
 
+        await Step("hostname", async () =>
+        {
+            foreach (var action in await new HostNamePublisher(system).PublishAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Log.HostNamePublished(logger, action);
+            }
+        }).ConfigureAwait(false);
+
         var accounts = new Accounts(system);
         await Step("user", async () =>
         {

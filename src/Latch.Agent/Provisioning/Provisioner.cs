@@ -39,7 +39,9 @@ internal sealed class Provisioner(HostSystem system, AgentConfig config, AgentCl
         if (skipProvisioning)
         {
             Log.ProvisioningDisabled(logger, config.ProvisioningAgent);
-            return await ReportReadyAsync(goalState, null, cancellationToken).ConfigureAwait(false);
+            var reported = await ReportReadyAsync(goalState, null, cancellationToken).ConfigureAwait(false);
+            await PrepareDisksAsync(cancellationToken).ConfigureAwait(false);
+            return reported;
         }
 
         var vmId = imds?.Compute.VmId ?? VmIdentity.FromDmi(system);
@@ -48,7 +50,9 @@ internal sealed class Provisioner(HostSystem system, AgentConfig config, AgentCl
         {
             Log.AlreadyProvisioned(logger, vmId, system.PathOf(_state.MarkerPath));
             MigrateLegacyKeys(cancellationToken);
-            return await ReportReadyAsync(goalState, new HostKeys(system, config.SshDirectory).Thumbprint(config.SshHostKeyPairType), cancellationToken).ConfigureAwait(false);
+            var again = await ReportReadyAsync(goalState, new HostKeys(system, config.SshDirectory).Thumbprint(config.SshHostKeyPairType), cancellationToken).ConfigureAwait(false);
+            await PrepareDisksAsync(cancellationToken).ConfigureAwait(false);
+            return again;
         }
 
         if (marker is not null)
@@ -97,7 +101,59 @@ internal sealed class Provisioner(HostSystem system, AgentConfig config, AgentCl
         }
 
         Log.Provisioned(logger, result.VmId, result.UserName, result.KeyFingerprints.Count);
-        return await ReportReadyAsync(goalState, result.HostKeyThumbprint, cancellationToken).ConfigureAwait(false);
+        var ready = await ReportReadyAsync(goalState, result.HostKeyThumbprint, cancellationToken).ConfigureAwait(false);
+        await PrepareDisksAsync(cancellationToken).ConfigureAwait(false);
+        return ready;
+    }
+
+    /// <summary>
+    /// After Ready (so formatting never delays it), on every start like waagent: the SCSI timeout and the resource disk.
+    /// Failures are logged, not reported: the VM is usable without them. Skipped when cloud-init is the provisioning
+    /// agent, which formats the resource disk itself.
+    /// </summary>
+    private async Task PrepareDisksAsync(CancellationToken cancellationToken)
+    {
+        var logger = system.Logger;
+        if (config.RootDeviceScsiTimeout is { } seconds)
+        {
+            try
+            {
+                if (new ScsiTimeout(system).Apply(seconds) is { Count: > 0 } disks)
+                {
+                    Log.ScsiTimeoutSet(logger, seconds, string.Join(", ", disks));
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log.ScsiTimeoutFailed(logger, e.Message);
+            }
+        }
+
+        if (!config.ResourceDiskFormat || config.ProvisioningAgent == "cloud-init")
+        {
+            return;
+        }
+
+        try
+        {
+            var disk = await new ResourceDisk(system, config).ActivateAsync(cancellationToken).ConfigureAwait(false);
+            switch (disk.Outcome)
+            {
+                case ResourceDiskOutcome.Mounted or ResourceDiskOutcome.NotFound:
+                    Log.ResourceDisk(logger, disk.Detail);
+                    break;
+                case ResourceDiskOutcome.Refused:
+                    Log.ResourceDiskRefused(logger, disk.Detail);
+                    break;
+                default:
+                    Log.ResourceDiskFailed(logger, disk.Detail);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafeFileException)
+        {
+            Log.ResourceDiskFailed(logger, e.Message);
+        }
     }
 
     /// <summary>
