@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that Latch's tests and demo use. Idempotent: does nothing when all are there.
 set -euo pipefail
-packages=(openssh-client openssh-server debootstrap iproute2 curl genisoimage xorriso clang zlib1g-dev util-linux procps zstd openssl)
+packages=(openssh-client openssh-server debootstrap iproute2 curl genisoimage xorriso clang zlib1g-dev util-linux procps zstd openssl dpkg-dev lintian)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

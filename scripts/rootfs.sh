@@ -15,7 +15,8 @@
 set -euo pipefail
 
 suite=bookworm
-packages=(openssh-server sudo passwd iproute2 curl waagent dmidecode util-linux procps)
+# eject: waagent ejects the provisioning DVD after copying ovf-env.xml (Azure's Debian images ship it)
+packages=(openssh-server sudo passwd iproute2 curl waagent dmidecode util-linux procps eject)
 # Bump when the customisation in customise() changes, so caches rebuild.
 recipe=1
 

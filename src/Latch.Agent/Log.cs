@@ -118,4 +118,16 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3038, Level = LogLevel.Information, Message = "configuration: {Source}")]
     public static partial void ConfigSource(ILogger logger, string source);
+
+    [LoggerMessage(EventId = 3039, Level = LogLevel.Information, Message = "{Path}: {Added} provisioned key(s) added to the key guard's store (source provisioning)")]
+    public static partial void KeysRecorded(ILogger logger, string path, int added);
+
+    [LoggerMessage(EventId = 3040, Level = LogLevel.Information, Message = "moved the provisioned keys of {Legacy} ({Keys} key(s)) into the key guard's store {Path}")]
+    public static partial void LegacyKeysMigrated(ILogger logger, string legacy, int keys, string path);
+
+    [LoggerMessage(EventId = 3041, Level = LogLevel.Warning, Message = "{Legacy}: not moved into the key guard's store: {Reason}")]
+    public static partial void LegacyKeysSkipped(ILogger logger, string legacy, string reason);
+
+    [LoggerMessage(EventId = 3042, Level = LogLevel.Information, Message = "{Directory} was {Mode}; made it 0755 so latch-akc (an unprivileged user) can reach the key store below it (the files that need it are 0600 themselves)")]
+    public static partial void StateDirectoryOpened(ILogger logger, string directory, string mode);
 }

@@ -65,10 +65,13 @@ internal sealed class AzureHost : IAsyncDisposable
     public string OperatorClientSecret { get; } = RandomNumberGenerator.GetHexString(32, lowercase: true);
 
     /// <summary>Builds the rootfs cache if needed, sweeps what dead runs left, and creates the azure-host namespace.</summary>
-    public static async Task<AzureHost> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<AzureHost> StartAsync(CancellationToken cancellationToken = default) => StartAsync(null, cancellationToken);
+
+    /// <summary>As <see cref="StartAsync(CancellationToken)"/>; <paramref name="rootFsProgress"/> gets the rootfs build's progress lines (first run only).</summary>
+    public static async Task<AzureHost> StartAsync(Action<string>? rootFsProgress, CancellationToken cancellationToken = default)
     {
         await Janitor.SweepOnceAsync(cancellationToken);
-        var lower = await RootFs.EnsureAsync(cancellationToken);
+        var lower = await RootFs.EnsureAsync(rootFsProgress, cancellationToken);
         var host = new AzureHost(RandomNumberGenerator.GetHexString(6, lowercase: true), lower);
         try
         {

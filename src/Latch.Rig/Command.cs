@@ -27,7 +27,8 @@ internal static class Command
         string? stdin = null,
         IReadOnlyDictionary<string, string>? environment = null,
         TimeSpan? timeout = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        Action<string>? onStderrLine = null)
     {
         using var process = new Process { StartInfo = CreateStartInfo(argv, environment) };
         process.StartInfo.RedirectStandardInput = true;
@@ -41,7 +42,7 @@ internal static class Command
         }
 
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        var stderr = onStderrLine is null ? process.StandardError.ReadToEndAsync(cancellationToken) : ReadLinesAsync(process.StandardError, onStderrLine, cancellationToken);
         if (stdin is not null)
         {
             try
@@ -69,6 +70,19 @@ internal static class Command
         }
 
         return new CommandResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Reads a stream to its end, handing each line to <paramref name="onLine"/> as it arrives; returns all of it.</summary>
+    private static async Task<string> ReadLinesAsync(StreamReader reader, Action<string> onLine, CancellationToken cancellationToken)
+    {
+        var all = new StringBuilder();
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            all.Append(line).Append('\n');
+            onLine(line);
+        }
+
+        return all.ToString();
     }
 
     /// <summary>Runs a program and throws, with its stderr, when it fails.</summary>

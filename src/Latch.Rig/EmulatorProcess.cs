@@ -105,6 +105,22 @@ internal sealed class EmulatorProcess : IAsyncDisposable
     public Task<JsonElement> GetRequestsAsync(string? group = null, CancellationToken cancellationToken = default) =>
         GetControlAsync(group is null ? "requests" : $"requests?group={Uri.EscapeDataString(group)}", cancellationToken);
 
+    /// <summary>POST /vms/{name}/media: the emulator writes the VM's ovf-env.xml (and an ISO when it can); returns ovf-env.xml's host path.</summary>
+    public async Task<string> WriteMediaAsync(string vmName, CancellationToken cancellationToken = default)
+    {
+        using var response = await _http.PostAsync(new Uri(ControlUri, $"vms/{Uri.EscapeDataString(vmName)}/media"), null, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new RigException($"control API POST /vms/{vmName}/media answered {(int)response.StatusCode}: {body}");
+        }
+
+        using var document = JsonDocument.Parse(body);
+        return TryGet(document.RootElement, "ovfEnvPath", out var path) && path.GetString() is { Length: > 0 } value
+            ? value
+            : throw new RigException($"control API POST /vms/{vmName}/media returned no ovfEnvPath: {body}");
+    }
+
     private async Task<JsonElement> GetControlAsync(string relative, CancellationToken cancellationToken)
     {
         using var response = await _http.GetAsync(new Uri(ControlUri, relative), cancellationToken);
@@ -178,7 +194,7 @@ internal sealed class EmulatorProcess : IAsyncDisposable
     }
 
     /// <summary>The dotnet host: the one running `dotnet test`, else the first on PATH, else $DOTNET_ROOT/dotnet.</summary>
-    private static string LocateDotnet()
+    internal static string LocateDotnet()
     {
         string?[] candidates =
         [
@@ -190,7 +206,8 @@ internal sealed class EmulatorProcess : IAsyncDisposable
             ?? throw new RigException("no dotnet host found (DOTNET_HOST_PATH, PATH, DOTNET_ROOT): install the .NET SDK or put dotnet on PATH");
     }
 
-    private static async Task<string> LocateAsync(CancellationToken cancellationToken)
+    /// <summary>latch-emulator.dll of this checkout (built first when missing), for callers that start it themselves.</summary>
+    internal static async Task<string> LocateAsync(CancellationToken cancellationToken = default)
     {
         var framework = Path.GetFileName(AppContext.BaseDirectory.TrimEnd('/'));
         var project = Path.Combine(RepoPaths.Root, "src", "Latch.Emulator");

@@ -86,6 +86,23 @@ internal static class Latchd
         File.SetUnixFileMode(target, (UnixFileMode)0b111_101_101);
     }
 
+    /// <summary>Where a package installs the binaries: the paths the guard's sshd drop-in names (sshd wants them root-owned).</summary>
+    public const string PackagedPath = "/usr/sbin/latchd";
+    public const string PackagedAkcPath = "/usr/sbin/latch-akc";
+
+    /// <summary>Copies latchd and latch-akc into the VM where the .deb puts them (/usr/sbin, root:root 0755).</summary>
+    public static async Task InstallPackagedAsync(Vm vm, CancellationToken cancellationToken = default)
+    {
+        var latchd = await EnsurePublishedAsync(cancellationToken);
+        foreach (var (source, path) in new[] { (latchd, PackagedPath), (Path.Combine(Path.GetDirectoryName(latchd)!, "latch-akc"), PackagedAkcPath) })
+        {
+            var target = vm.Root + path;
+            File.Copy(source, target, overwrite: true);
+            await Command.CheckAsync(["chown", "root:root", target], cancellationToken: cancellationToken);
+            File.SetUnixFileMode(target, (UnixFileMode)0b111_101_101);
+        }
+    }
+
     /// <summary>Runs <c>latchd ARGS</c> inside the VM as root (its network and UTS namespaces, chrooted).</summary>
     public static Task<CommandResult> RunAsync(Vm vm, IReadOnlyList<string> args, string? stdin = null, CancellationToken cancellationToken = default) =>
         vm.ExecAsync([VmPath, .. args], stdin, TimeSpan.FromMinutes(10), cancellationToken);

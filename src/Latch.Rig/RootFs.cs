@@ -10,7 +10,13 @@ internal static class RootFs
     private static string? s_tree;
 
     /// <summary>The extracted rootfs tree (an overlayfs lower layer; never write into it).</summary>
-    public static async Task<string> EnsureAsync(CancellationToken cancellationToken = default)
+    public static Task<string> EnsureAsync(CancellationToken cancellationToken = default) => EnsureAsync(null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="EnsureAsync(CancellationToken)"/>; <paramref name="progress"/> receives each line scripts/rootfs.sh
+    /// prints on stderr while it builds (nothing when the cache is there), so a long first build can show where it is.
+    /// </summary>
+    public static async Task<string> EnsureAsync(Action<string>? progress, CancellationToken cancellationToken = default)
     {
         if (s_tree is not null)
         {
@@ -23,7 +29,7 @@ internal static class RootFs
             if (s_tree is null)
             {
                 var result = await Command.RunAsync(
-                    ["bash", RepoPaths.RootFsScript], timeout: TimeSpan.FromMinutes(15), cancellationToken: cancellationToken);
+                    ["bash", RepoPaths.RootFsScript], timeout: TimeSpan.FromMinutes(15), cancellationToken: cancellationToken, onStderrLine: progress);
                 var tree = result.Stdout.Trim();
                 if (!result.Succeeded || !Directory.Exists(tree))
                 {

@@ -15,6 +15,8 @@ internal sealed class TrackedProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private readonly Lock _gate = new();
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
+    private int _disposed;
+    private volatile bool _released;
 
     private TrackedProcess(string name, Process process)
     {
@@ -26,7 +28,7 @@ internal sealed class TrackedProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _released || _process.HasExited;
 
     /// <summary>Everything the program wrote on stdout and stderr so far (interleaved by line, bounded).</summary>
     public string Log
@@ -101,7 +103,7 @@ internal sealed class TrackedProcess : IAsyncDisposable
     /// <summary>SIGTERM, up to <paramref name="grace"/> to exit, then SIGKILL. Safe to call more than once.</summary>
     public async Task StopAsync(TimeSpan? grace = null)
     {
-        if (_process.HasExited)
+        if (_released || _process.HasExited)
         {
             return;
         }
@@ -118,14 +120,22 @@ internal sealed class TrackedProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the program (see <see cref="StopAsync"/>) and releases it; later calls do nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        // a VM and the code that started a process may both dispose it: only the first call touches the Process
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         try
         {
             await StopAsync();
         }
         finally
         {
+            _released = true;
             _process.Dispose();
         }
     }

@@ -20,6 +20,20 @@ internal static class Waagent
         ["AutoUpdate.Enabled"] = "n",
     };
 
+    /// <summary>
+    /// Overrides that let waagent provision the VM itself from ovf-env.xml on the DVD (see <see cref="ProvisioningDvd"/>):
+    /// it sets the hostname, creates the admin user and writes the admin's public keys over ~/.ssh/authorized_keys.
+    /// Host keys are not regenerated: the running sshd keeps the rig's.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> ProvisioningSettings = new Dictionary<string, string>
+    {
+        ["Provisioning.Agent"] = "waagent",
+        ["Provisioning.RegenerateSshHostKeyPair"] = "n",
+    };
+
+    /// <summary>The file waagent writes when provisioning completed (or was skipped).</summary>
+    public const string ProvisionedPath = "/var/lib/waagent/provisioned";
+
     public const string LogPath = "/var/log/waagent.log";
 
     /// <summary>Writes the rig's settings (plus <paramref name="overrides"/>) into /etc/waagent.conf and starts `waagent -daemon`.</summary>

@@ -34,9 +34,9 @@ public sealed class ProvisioningTests
         Assert.Contains("Permission denied (publickey)", passwordOnly.Stderr, StringComparison.Ordinal);
 
         Assert.Equal(rig.Vm.VmId + "\n", await rig.Vm.ReadFileAsync("/var/lib/latch/provisioned", Ct));
-        var modes = await rig.Vm.RunAsync("stat -c '%a %U' /home/azureuser/.ssh/authorized_keys /etc/sudoers.d/latch-azureuser /var/lib/latch/managed-keys/azureuser /etc/ssh/sshd_config.d/50-latch.conf", cancellationToken: Ct);
-        Assert.Equal(["600 azureuser", "440 root", "600 root", "644 root"], modes.Stdout.Trim().Split('\n'));
-        Assert.Contains(rig.Key.PublicKey.Split(' ')[1], await rig.Vm.ReadFileAsync("/var/lib/latch/managed-keys/azureuser", Ct), StringComparison.Ordinal);
+        var modes = await rig.Vm.RunAsync("stat -c '%a %U' /home/azureuser/.ssh/authorized_keys /etc/sudoers.d/latch-azureuser /var/lib/latch /var/lib/latch/state.json /var/lib/latch/keys/azureuser /etc/ssh/sshd_config.d/50-latch.conf", cancellationToken: Ct);
+        Assert.Equal(["600 azureuser", "440 root", "755 root", "600 root", "644 root", "644 root"], modes.Stdout.Trim().Split('\n'));
+        Assert.Contains("key\tprovisioning\t-\t-\tssh-ed25519\t" + rig.Key.PublicKey.Split(' ')[1], await rig.Vm.ReadFileAsync("/var/lib/latch/keys/azureuser", Ct), StringComparison.Ordinal);
         Assert.Equal("!", (await rig.Vm.RunAsync("getent shadow azureuser | cut -d: -f2 | cut -c1", cancellationToken: Ct)).Stdout.Trim());
 
         // waagent's host key report: the thumbprint of the (regenerated, per the image's waagent.conf) host key
@@ -348,6 +348,8 @@ public sealed class ProvisioningTests
         var done = await Latchd.RunAsync(rig.Vm, ["deprovision", "--user", "--force"], cancellationToken: Ct);
 
         Assert.True(done.ExitCode == 0, done.Stdout + done.Stderr);
+        Assert.Contains("remove 1 provisioned key(s) from the key guard's store /var/lib/latch/keys/azureuser", done.Stdout, StringComparison.Ordinal);
+        Assert.Null(await rig.Vm.TryReadFileAsync("/var/lib/latch/keys/azureuser", Ct));
         Assert.Null(await rig.Vm.TryReadFileAsync("/var/lib/latch/provisioned", Ct));
         Assert.Null(await rig.Vm.TryReadFileAsync("/etc/sudoers.d/latch-azureuser", Ct));
         Assert.Equal("", (await rig.Vm.RunAsync("ls /etc/ssh | grep ssh_host_ || true", cancellationToken: Ct)).Stdout);

@@ -61,6 +61,9 @@ internal sealed record AgentConfig
 
     public string StateDirectory { get; init; } = "/var/lib/latch";
 
+    /// <summary>guard.store_dir: the key guard's store, where provisioning records the keys it installed (source provisioning).</summary>
+    public string KeyStoreDirectory { get; init; } = KeyStore.KeyStoreFiles.DefaultDirectory;
+
     /// <summary>Latch.ReportDeadlineSeconds: how long the WireServer calls (goal state, health) may retry.</summary>
     public int ReportDeadlineSeconds { get; init; } = 600;
 
@@ -178,6 +181,9 @@ internal sealed record AgentConfig
                 return c with { StateDirectory = AbsolutePath() };
             case "Latch.ReportDeadlineSeconds":
                 return c with { ReportDeadlineSeconds = Int(5, 3600) };
+            case "guard.store_dir":
+                // GuardConfig checks the [guard] table; provisioning writes its keys into the same store
+                return c with { KeyStoreDirectory = AbsolutePath() };
             case var key when key.StartsWith("guard.", StringComparison.Ordinal) || key.StartsWith("keyvault.", StringComparison.Ordinal):
                 // the key guard's [guard] and [keyvault] tables: GuardConfig reads and checks them
                 return c;

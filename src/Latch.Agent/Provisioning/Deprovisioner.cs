@@ -6,7 +6,7 @@ namespace Latch.Agent.Provisioning;
 
 /// <summary>
 /// <c>latchd deprovision [--user] [--force]</c>, waagent -deprovision's equivalent before capturing an image: SSH host
-/// keys, latchd's marker and state, the host name, DHCP leases; with <c>--user</c> also the provisioned user (userdel -r)
+/// keys, latchd's marker and state, the provisioned keys in the key guard's store, the host name, DHCP leases; with <c>--user</c> also the provisioned user (userdel -r)
 /// and its sudoers drop-in. Asks for confirmation unless <c>--force</c>; without a terminal to ask on it refuses.
 /// </summary>
 internal sealed class Deprovisioner(HostSystem system, AgentConfig config)
@@ -30,6 +30,8 @@ internal sealed class Deprovisioner(HostSystem system, AgentConfig config)
             files.AddRange(Glob(glob));
         }
 
+        var provisioned = new ProvisionedKeys(system, config.KeyStoreDirectory);
+        var stores = provisioned.Holding();
         string? userName = null;
         if (user)
         {
@@ -48,6 +50,12 @@ internal sealed class Deprovisioner(HostSystem system, AgentConfig config)
         foreach (var file in files.Distinct())
         {
             await output.WriteLineAsync("  delete " + file).ConfigureAwait(false);
+        }
+
+        foreach (var (storeUser, document) in stores)
+        {
+            var count = document.Keys.Count(k => k.Source == ProvisionedKeys.Source);
+            await output.WriteLineAsync($"  remove {count} provisioned key(s) from the key guard's store {provisioned.PathOf(storeUser)} (authorized_keys is left as it is)").ConfigureAwait(false);
         }
 
         await output.WriteLineAsync("  set the host name to 'localhost' (/etc/hostname)").ConfigureAwait(false);
@@ -88,6 +96,9 @@ internal sealed class Deprovisioner(HostSystem system, AgentConfig config)
         {
             File.Delete(system.PathOf(file));
         }
+
+        // an image captured now must not hand this VM's admin key to every VM made from it
+        provisioned.Forget(cancellationToken);
 
         if (system.IsLiveSystem)
         {

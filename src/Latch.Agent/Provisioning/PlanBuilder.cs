@@ -101,6 +101,7 @@ internal static class PlanBuilder
             HostKeyType: config.SshHostKeyPairType,
             DeleteRootPassword: config.DeleteRootPassword,
             StateDirectory: config.StateDirectory,
+            KeyStoreDirectory: config.KeyStoreDirectory,
             Notes: notes);
     }
 

@@ -1,4 +1,3 @@
-using System.Text;
 using Latch.Agent.Config;
 using Latch.Agent.Os;
 using Latch.Core.Files;
@@ -95,13 +94,12 @@ internal sealed class PlanExecutor(HostSystem system, AgentConfig config, StateS
                 Log.KeysInstalled(logger, added, group.Count() - added, entry.Home + "/" + group.Key, result.Created);
             }
 
-            var managed = new StringBuilder("# Keys latchd installed for this user at provisioning (the key guard keeps them). Do not edit.\n");
-            foreach (var key in plan.Keys)
-            {
-                managed.Append(key.Key.ToLine()).Append('\n');
-            }
-
-            state.WriteManagedKeys(plan.UserName, managed.ToString(), cancellationToken);
+            // the key guard's store: latch-akc serves these keys and the file guard puts them back after an overwrite
+            state.EnsureDirectory(state.Directory);
+            var provisioned = new ProvisionedKeys(system, config.KeyStoreDirectory);
+            var recorded = provisioned.Record(plan.UserName, [.. plan.Keys.Select(k => k.Key)], cancellationToken);
+            Log.KeysRecorded(logger, provisioned.PathOf(plan.UserName), recorded);
+            provisioned.DropLegacy(state.Directory);
             return Task.CompletedTask;
         }).ConfigureAwait(false);
 

@@ -47,6 +47,7 @@ internal sealed class Provisioner(HostSystem system, AgentConfig config, AgentCl
         if (marker is not null && vmId is not null && string.Equals(marker, vmId, StringComparison.OrdinalIgnoreCase))
         {
             Log.AlreadyProvisioned(logger, vmId, system.PathOf(_state.MarkerPath));
+            MigrateLegacyKeys(cancellationToken);
             return await ReportReadyAsync(goalState, new HostKeys(system, config.SshDirectory).Thumbprint(config.SshHostKeyPairType), cancellationToken).ConfigureAwait(false);
         }
 
@@ -97,6 +98,23 @@ internal sealed class Provisioner(HostSystem system, AgentConfig config, AgentCl
 
         Log.Provisioned(logger, result.VmId, result.UserName, result.KeyFingerprints.Count);
         return await ReportReadyAsync(goalState, result.HostKeyThumbprint, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A machine an earlier latchd provisioned keeps its keys in {state}/managed-keys: they move into the key guard's
+    /// store, so the upgrade keeps them served. A failure is logged; it does not stop the Ready report.
+    /// </summary>
+    private void MigrateLegacyKeys(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _state.EnsureDirectory(_state.Directory);
+            new ProvisionedKeys(system, config.KeyStoreDirectory).MigrateLegacy(config.StateDirectory, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SafeFileException)
+        {
+            Log.LegacyKeysSkipped(system.Logger, system.PathOf(config.StateDirectory + "/" + ProvisionedKeys.LegacyDirectoryName), e.Message);
+        }
     }
 
     /// <summary>What a failure reports as NotReady; an unexpected exception is reported too (as step 'internal'), never hidden.</summary>

@@ -36,6 +36,7 @@ internal sealed record ProvisioningPlan(
     HostKeyType HostKeyType,
     bool DeleteRootPassword,
     string StateDirectory,
+    string KeyStoreDirectory,
     IReadOnlyList<string> Notes)
 {
     public string UserName => Data.UserName;
@@ -64,7 +65,8 @@ internal sealed record ProvisioningPlan(
             }
         }
 
-        text.Append("  managed:    ").Append(StateDirectory).Append("/managed-keys/").Append(UserName).Append(" (the keys latchd installed, 0600 root)\n");
+        text.Append("  key store:  ").Append(KeyStoreDirectory.TrimEnd('/')).Append('/').Append(UserName)
+            .Append(" (the key guard's store, 0644 root: these keys with source 'provisioning', served by latch-akc and restored by the guard)\n");
         text.Append("  hostname:   ").Append(HostName).Append(" (sethostname, /etc/hostname, /etc/hosts 127.0.1.1)\n");
         text.Append("  host keys:  ").Append(RegenerateHostKeys ? $"regenerate ({HostKeyType.ToString().ToLowerInvariant()}) with ssh-keygen; report the thumbprint" : "kept; report the thumbprint").Append('\n');
         text.Append("  sshd:       ").Append(SshdDropInPath).Append(" (checked with sshd -t, then sshd reloaded):\n");

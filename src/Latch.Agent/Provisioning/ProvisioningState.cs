@@ -7,8 +7,8 @@ namespace Latch.Agent.Provisioning;
 
 /// <summary>
 /// What the last successful provisioning did, kept in <c>{state}/state.json</c> (root, 0600) next to the waagent-style
-/// marker <c>{state}/provisioned</c> (the VM id) and <c>{state}/managed-keys/{user}</c> (the key lines latchd installed,
-/// for the key guard).
+/// marker <c>{state}/provisioned</c> (the VM id). The keys latchd installed go into the key guard's store
+/// (<see cref="ProvisionedKeys"/>).
 /// </summary>
 internal sealed record ProvisioningState(
     string VmId,
@@ -31,8 +31,6 @@ internal sealed class StateStore(HostSystem system, string directory)
     public string MarkerPath => directory + "/provisioned";
 
     public string StatePath => directory + "/state.json";
-
-    public string ManagedKeysPath(string user) => directory + "/managed-keys/" + user;
 
     /// <summary>The VM id in the marker, or null when this machine was never provisioned by latchd.</summary>
     public string? ReadMarker() => system.TryReadText(MarkerPath)?.Trim() is { Length: > 0 } id ? id : null;
@@ -62,26 +60,34 @@ internal sealed class StateStore(HostSystem system, string directory)
         SafeFile.WriteSystemFile(system.PathOf(StatePath), JsonSerializer.SerializeToUtf8Bytes(state, AgentJsonContext.Default.ProvisioningState), 0b110_000_000, cancellationToken);
     }
 
-    public void WriteManagedKeys(string user, string lines, CancellationToken cancellationToken = default)
-    {
-        EnsureDirectory(directory + "/managed-keys");
-        SafeFile.WriteSystemFile(system.PathOf(ManagedKeysPath(user)), System.Text.Encoding.UTF8.GetBytes(lines), 0b110_000_000, cancellationToken);
-    }
-
     public void WriteMarker(string vmId, CancellationToken cancellationToken = default)
     {
         EnsureDirectory(directory);
         SafeFile.WriteSystemFile(system.PathOf(MarkerPath), System.Text.Encoding.UTF8.GetBytes(vmId + "\n"), 0b110_100_100, cancellationToken);
     }
 
-    /// <summary>Creates a root-owned 0700 directory of the managed system (and its parents, 0755) when missing.</summary>
+    /// <summary>
+    /// Creates a root-owned directory of the managed system (and its parents, 0755) when missing: 0700, except the state
+    /// directory itself, which is 0755 because the key guard's store (/var/lib/latch/keys) lives below it and latch-akc
+    /// runs as an unprivileged user; the files in it that need it (state.json, the kept ovf-env.xml) are 0600 themselves.
+    /// A state directory an earlier latchd made 0700 is opened to 0755 the same way.
+    /// </summary>
     public void EnsureDirectory(string absolute)
     {
+        const UnixFileMode open = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
         var path = system.PathOf(absolute);
+        var isState = absolute.TrimEnd('/') == directory.TrimEnd('/');
         if (!System.IO.Directory.Exists(path))
         {
             System.IO.Directory.CreateDirectory(path);
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.SetUnixFileMode(path, isState ? open : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        else if (isState && (File.GetUnixFileMode(path) & UnixFileMode.OtherExecute) == 0 && new FileInfo(path).LinkTarget is null)
+        {
+            var before = "0" + Convert.ToString((int)File.GetUnixFileMode(path), 8);
+            File.SetUnixFileMode(path, open);
+            Log.StateDirectoryOpened(system.Logger, path, before);
         }
     }
 }

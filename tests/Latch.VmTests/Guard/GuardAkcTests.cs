@@ -12,11 +12,8 @@ public sealed class GuardAkcTests
     [Fact]
     public async Task With_the_AuthorizedKeysCommand_every_login_with_the_managed_key_survives_a_rewrite_storm()
     {
-        RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
-        await using var host = await AzureHost.StartAsync(ct);
-        var vm = await GuardVm.StartAsync(host, ct);
-        await host.StartEmulatorAsync(cancellationToken: ct);
+        await using var vm = await GuardVm.StartAsync(emulator: true);
         await vm.LatchdAsync("keys", "add", "alice", vm.Managed.PublicKey);
         var installed = await vm.LatchdAsync("guard", "install");
         Assert.Contains("installed /etc/ssh/sshd_config.d/40-latch-akc.conf", installed.Stdout, StringComparison.Ordinal);
@@ -56,10 +53,8 @@ public sealed class GuardAkcTests
     [Fact]
     public async Task Install_refuses_when_another_AuthorizedKeysCommand_is_configured_and_uninstall_restores_sshd()
     {
-        RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
-        await using var host = await AzureHost.StartAsync(ct);
-        var vm = await GuardVm.StartAsync(host, ct);
+        await using var vm = await GuardVm.StartAsync();
         await vm.Vm.WriteFileAsync("/etc/ssh/sshd_config.d/10-other.conf", "AuthorizedKeysCommand /usr/bin/other-akc %u\nAuthorizedKeysCommandUser nobody\n", cancellationToken: ct);
 
         var refused = await vm.Vm.ExecAsync([GuardVm.Latchd, "guard", "install"], cancellationToken: ct);
@@ -84,10 +79,8 @@ public sealed class GuardAkcTests
     [Fact]
     public async Task A_group_writable_key_store_file_is_refused_and_logged_and_the_users_own_keys_keep_working()
     {
-        RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
-        await using var host = await AzureHost.StartAsync(ct);
-        var vm = await GuardVm.StartAsync(host, ct);
+        await using var vm = await GuardVm.StartAsync();
         await vm.LatchdAsync("keys", "add", "alice", vm.Managed.PublicKey);
         await vm.LatchdAsync("guard", "install");
         Assert.True((await vm.SshAsync(vm.Managed)).Succeeded);

@@ -4,23 +4,13 @@ namespace Latch.VmTests.Guard;
 
 public sealed class GuardFileTests
 {
-    private static async Task<TrackedProcess> StartWatchAsync(GuardVm vm)
-    {
-        var watch = vm.Vm.StartProcess("latchd guard watch", [GuardVm.Latchd, "guard", "watch"]);
-        await watch.WaitForLineAsync(l => l.Contains("guard: ready", StringComparison.Ordinal), TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
-        return watch;
-    }
-
     [Fact]
     public async Task With_only_the_file_guard_the_managed_key_is_back_after_the_storm_and_the_storms_key_is_kept()
     {
-        RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
-        await using var host = await AzureHost.StartAsync(ct);
-        var vm = await GuardVm.StartAsync(host, ct);
-        await host.StartEmulatorAsync(cancellationToken: ct);
+        await using var vm = await GuardVm.StartAsync(emulator: true);
         await vm.LatchdAsync("keys", "add", "alice", vm.Managed.PublicKey);
-        var watch = await StartWatchAsync(vm);
+        var watch = await vm.StartFileGuardAsync();
         await vm.AuthorizedKeysEventuallyAsync(c => c.Contains(vm.Managed.PublicKey, StringComparison.Ordinal), "the first restore");
 
         {
@@ -43,13 +33,11 @@ public sealed class GuardFileTests
     [Fact]
     public async Task Ssh_directory_swapped_for_a_symlink_to_a_root_owned_stand_in_is_refused_and_nothing_there_is_written()
     {
-        RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
-        await using var host = await AzureHost.StartAsync(ct);
-        var vm = await GuardVm.StartAsync(host, ct);
+        await using var vm = await GuardVm.StartAsync();
         await vm.LatchdAsync("keys", "add", "alice", vm.Managed.PublicKey);
         await vm.Vm.WriteFileAsync("/root/standin/authorized_keys", "root's own\n", "0600", cancellationToken: ct);
-        var watch = await StartWatchAsync(vm);
+        var watch = await vm.StartFileGuardAsync();
         await vm.AuthorizedKeysEventuallyAsync(c => c.Contains(vm.Managed.PublicKey, StringComparison.Ordinal), "the first restore");
 
         // the guard recreates a deleted .ssh at once, so the swap may take a few tries
@@ -65,10 +53,8 @@ public sealed class GuardFileTests
     [Fact]
     public async Task Kill_9_during_restores_leaves_no_corrupt_file_and_loses_no_user_key()
     {
-        RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
-        await using var host = await AzureHost.StartAsync(ct);
-        var vm = await GuardVm.StartAsync(host, ct);
+        await using var vm = await GuardVm.StartAsync();
         await vm.LatchdAsync("keys", "add", "alice", vm.Managed.PublicKey);
         var path = vm.Vm.Root + vm.User.AuthorizedKeysPath;
         var kills = int.TryParse(Environment.GetEnvironmentVariable("LATCH_GUARD_KILLS"), out var k) ? k : 200;
@@ -97,10 +83,8 @@ public sealed class GuardQuietOthersTests
     [Fact]
     public async Task Quiet_others_writes_reversible_settings_status_names_every_writer_and_uninstall_restores_them_byte_for_byte()
     {
-        RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
-        await using var host = await AzureHost.StartAsync(ct);
-        var vm = await GuardVm.StartAsync(host, ct);
+        await using var vm = await GuardVm.StartAsync();
         const string cloudCfg = "cloud_init_modules:\n - seed_random\n - users-groups\n - ssh\ncloud_final_modules:\n - [ssh-import-id, always]\n";
         await vm.Vm.WriteFileAsync("/etc/cloud/cloud.cfg", cloudCfg, cancellationToken: ct);
         await vm.Vm.WriteFileAsync("/etc/cloud/cloud.cfg.d/50-azure.cfg", "disable_root: true\n", cancellationToken: ct);

@@ -23,7 +23,7 @@ public sealed class GuardKeyVaultTests
         Assert.True(put.Succeeded, $"PUT secret {name}: {put.Stdout} {put.Stderr}");
     }
 
-    private static async Task<string> ScenarioAsync(AzureHost host, Vm vm)
+    private static async Task<string> ScenarioAsync(AzureHost host)
     {
         var scenario = JsonNode.Parse(ScenarioWriter.Write(host.Vms, host.OperatorClientSecret))!.AsObject();
         var principal = Guid.NewGuid().ToString();
@@ -31,7 +31,6 @@ public sealed class GuardKeyVaultTests
         scenario["vaults"] = new JsonArray(new JsonObject { ["name"] = "latch-kv", ["allowedPrincipals"] = new JsonArray(principal) });
         var path = Path.Combine(host.Directory, "scenario-kv.json");
         await File.WriteAllTextAsync(path, scenario.ToJsonString(), TestContext.Current.CancellationToken);
-        _ = vm;
         return path;
     }
 
@@ -47,11 +46,9 @@ public sealed class GuardKeyVaultTests
     [Fact]
     public async Task Keys_from_Key_Vault_log_in_after_refresh_survive_an_outage_and_expire()
     {
-        RigRequires.All();
         var ct = TestContext.Current.CancellationToken;
-        await using var host = await AzureHost.StartAsync(ct);
-        var vm = await GuardVm.StartAsync(host, ct);
-        var emulator = await host.StartEmulatorAsync(await ScenarioAsync(host, vm.Vm), cancellationToken: ct);
+        await using var vm = await GuardVm.StartAsync();
+        var emulator = await vm.Host.StartEmulatorAsync(await ScenarioAsync(vm.Host), cancellationToken: ct);
         await vm.Vm.WriteFileAsync("/etc/latch/emulator-ca.pem", await File.ReadAllTextAsync(emulator.Endpoint("ca")!, ct), cancellationToken: ct);
         await vm.Vm.WriteFileAsync("/etc/latch/latchd.toml", """
             [keyvault]
@@ -71,12 +68,12 @@ public sealed class GuardKeyVaultTests
         Assert.Contains("keyvault:latch-vm1-key", list.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("PRIVATE", (await vm.Vm.RunAsync("cat /var/lib/latch/keys/alice; cat /var/log/latch/audit.jsonl 2>/dev/null", cancellationToken: ct)).Stdout, StringComparison.Ordinal);
 
-        await FaultAsync(host, "keyvault:status=503");
+        await FaultAsync(vm.Host, "keyvault:status=503");
         var failed = await vm.Vm.ExecAsync([GuardVm.Latchd, "keys", "refresh"], timeout: TimeSpan.FromMinutes(3), cancellationToken: ct);
         Assert.Equal(1, failed.ExitCode);
         Assert.Contains("last known good keys stay", failed.Stderr, StringComparison.Ordinal);
         Assert.True((await vm.SshAsync(vm.Managed)).Succeeded, "login while Key Vault is down");
-        await FaultAsync(host, "", clear: true);
+        await FaultAsync(vm.Host, "", clear: true);
 
         await PutSecretAsync(vm, "latch-vm1-key", await File.ReadAllTextAsync(vm.Managed.PrivateKeyPath, ct), expires: DateTimeOffset.UtcNow.AddMinutes(-1));
         await vm.LatchdAsync("keys", "refresh");

@@ -3,21 +3,68 @@ using Latch.Rig;
 
 namespace Latch.VmTests.Guard;
 
-/// <summary>A rig VM with latchd installed and the keys a guard test needs: the user's own, a managed one and a hostile one.</summary>
-internal sealed record GuardVm(AzureHost Host, Vm Vm, VmUser User, SshKey Own, SshKey Managed, SshKey Hostile)
+/// <summary>
+/// What every guard test starts from, set up once here: the rig's checks, an azure host, vm1 with latchd and latch-akc
+/// installed, and user alice whose authorized_keys holds her own key. Keys: the user's own, a managed one (Latch's), a
+/// hostile one (what a rewrite storm writes) and the platform's (what Azure's profile and ovf-env.xml give the admin,
+/// alice). Disposing it tears the host and the VM down.
+/// </summary>
+internal sealed class GuardVm(AzureHost host, Vm vm, VmUser user, SshKey own, SshKey managed, SshKey hostile, SshKey platform) : IAsyncDisposable
 {
     public const string Latchd = LatchdBinary.VmPath;
 
-    public static async Task<GuardVm> StartAsync(AzureHost host, CancellationToken cancellationToken)
+    public AzureHost Host { get; } = host;
+
+    public Vm Vm { get; } = vm;
+
+    public VmUser User { get; } = user;
+
+    public SshKey Own { get; } = own;
+
+    public SshKey Managed { get; } = managed;
+
+    public SshKey Hostile { get; } = hostile;
+
+    public SshKey Platform { get; } = platform;
+
+    /// <summary>Starts the host and the VM; with <paramref name="emulator"/>, also the emulator with the rig's scenario.</summary>
+    public static async Task<GuardVm> StartAsync(bool emulator = false)
     {
-        var keys = Path.Combine(host.Directory, "keys");
-        var own = await SshKey.CreateAsync(keys, "own", cancellationToken);
-        var managed = await SshKey.CreateAsync(keys, "managed", cancellationToken);
-        var hostile = await SshKey.CreateAsync(keys, "hostile", cancellationToken);
-        var vm = await host.AddVmAsync("vm1", new VmProfile { AdminUsername = "alice" }, cancellationToken);
-        await LatchdBinary.InstallAsync(vm, cancellationToken);
-        var user = await vm.AddUserAsync("alice", [own.PublicKey], cancellationToken);
-        return new GuardVm(host, vm, user, own, managed, hostile);
+        RigRequires.All();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var host = await AzureHost.StartAsync(cancellationToken);
+        try
+        {
+            var keys = Path.Combine(host.Directory, "keys");
+            var own = await SshKey.CreateAsync(keys, "own", cancellationToken);
+            var managed = await SshKey.CreateAsync(keys, "managed", cancellationToken);
+            var hostile = await SshKey.CreateAsync(keys, "hostile", cancellationToken);
+            var platform = await SshKey.CreateAsync(keys, "platform", cancellationToken);
+            var vm = await host.AddVmAsync("vm1", new VmProfile { AdminUsername = "alice", PublicKeys = [platform.PublicKey] }, cancellationToken);
+            await LatchdBinary.InstallAsync(vm, cancellationToken);
+            var user = await vm.AddUserAsync("alice", [own.PublicKey], cancellationToken);
+            if (emulator)
+            {
+                await host.StartEmulatorAsync(cancellationToken: cancellationToken);
+            }
+
+            return new GuardVm(host, vm, user, own, managed, hostile, platform);
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync() => Host.DisposeAsync();
+
+    /// <summary>Starts <c>latchd guard watch</c> (the file guard in the foreground) and waits until it is ready.</summary>
+    public async Task<TrackedProcess> StartFileGuardAsync()
+    {
+        var watch = Vm.StartProcess("latchd guard watch", [Latchd, "guard", "watch"]);
+        await watch.WaitForLineAsync(l => l.Contains("guard: ready", StringComparison.Ordinal), TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        return watch;
     }
 
     /// <summary>Runs latchd in the VM and fails the test with its output when it exits non-zero.</summary>
