@@ -3,8 +3,8 @@
 #   connect overhead   latch connect start -> exec of ssh, key already present (median of 9; goal <= 50 ms)
 #   first sync         keys sync VM --sync-method run-command on a VM without the key (median of 5)
 #   keys sync --all    N = 250, 500, 1000 emulated VMs, --parallel 256 (goal: 1000 in <= 10 s, linear in N)
-# Emulated VMs run their run-command scripts on this machine inside `unshare --mount` with a private /etc/passwd
-# (as in tests/Latch.Cli.Tests), so the real sync script, getent, flock and setpriv all run. Needs root.
+# Emulated VMs run their run-command scripts on this machine inside one private /etc (a passwd naming every VM's
+# user), so the real sync script, getent, flock and setpriv all run. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench cli: needs root (mount namespaces for the emulated VMs)" >&2; exit 2; }
@@ -28,30 +28,43 @@ latch="$work/bin/latch"
 emulator_dll="src/Latch.Emulator/bin/Release/net10.0/latch-emulator.dll"
 
 # --- the world: 1000 VMs (vm0000..vm0999) in three resource groups, plus one VM whose sshd is real ---
+# The emulated VMs share ONE private /etc (a read-only overlay whose passwd names every VM's admin user, u0000…, with
+# its home under $work/vms/NAME): the emulator and the bench's sshd run inside it, so each run-command is the real
+# sync script under bash (getent, flock, setpriv, awk) with no per-VM unshare + mount. A real VM runs its script on
+# its own CPU; here 1000 of them share this machine's, and a mount namespace per VM (a copy of the host's whole mount
+# table each time) cost more than the script itself.
 system_users="$(grep -E '^(sshd|nobody):' /etc/passwd || true)"
+mkdir -p "$work/etc"
 vms_json=""
+passwd_lines=""
 add_vm() { # name group user uid
   local name=$1 group=$2 user=$3 uid=$4 home="$work/vms/$1/home/$3"
   mkdir -p "$home"; chown "$uid:$uid" "$home"
-  if [ "$user" = root ]; then printf 'root:x:0:0:root:%s:/bin/bash\n%s\n' "$home" "$system_users" > "$work/vms/$name/passwd"
-  # root's home is inside the VM too: nothing a script does as root can reach the host's /root
-  else mkdir -p "$work/vms/$name/root"; printf 'root:x:0:0:root:%s:/bin/bash\n%s:x:%s:%s::%s:/bin/bash\n%s\n' "$work/vms/$name/root" "$user" "$uid" "$uid" "$home" "$system_users" > "$work/vms/$name/passwd"; fi
-  vms_json+="${vms_json:+,}{\"name\":\"$name\",\"resourceGroup\":\"$group\",\"adminUsername\":\"$user\",\"privateIpAddress\":\"127.0.0.1\",\"exec\":[\"unshare\",\"--mount\",\"--propagation\",\"private\",\"--\",\"/bin/sh\",\"-c\",\"mount --bind \\\"\$1\\\" /etc/passwd && shift && exec \\\"\$@\\\"\",\"sh\",\"$work/vms/$name/passwd\"]}"
+  passwd_lines+="$user:x:$uid:$uid::$home:/bin/bash"$'\n'
+  vms_json+="${vms_json:+,}{\"name\":\"$name\",\"resourceGroup\":\"$group\",\"adminUsername\":\"$user\",\"privateIpAddress\":\"127.0.0.1\"}"
 }
 vm_count=${BENCH_CLI_VMS:-1000}
 for i in $(seq 0 $((vm_count - 1))); do
   n=$(printf 'vm%04d' "$i")
   if [ "$i" -lt $((vm_count / 4)) ]; then g=rg-a; elif [ "$i" -lt $((vm_count / 2)) ]; then g=rg-b; else g=rg-c; fi
-  add_vm "$n" "$g" azureuser $((50000 + i))
+  add_vm "$n" "$g" "$(printf 'u%04d' "$i")" $((50000 + i))
 done
-add_vm sshvm rg-ssh root 0
+# root's home is inside the sshvm: nothing a script does as root can reach the host's /root
+mkdir -p "$work/vms/sshvm/home/root"
+vms_json+=",{\"name\":\"sshvm\",\"resourceGroup\":\"rg-ssh\",\"adminUsername\":\"root\",\"privateIpAddress\":\"127.0.0.1\"}"
+printf 'root:x:0:0:root:%s:/bin/bash\n%s%s\n' "$work/vms/sshvm/home/root" "$passwd_lines" "$system_users" > "$work/etc/passwd"
+chmod 755 "$work/etc"; chmod 644 "$work/etc/passwd"
+# an overlay, not a bind mount on /etc/passwd: useradd/userdel elsewhere replace that file by rename, which detaches
+# a bind mount in every namespace (see tests/Latch.Cli.Tests/Infrastructure/PrivateEtc.cs)
+# (an array, not a function: started with &, $! is then the program's own pid — unshare and sh exec it)
+in_vms=(unshare --mount --propagation private -- /bin/sh -c 'mount -t overlay latch-etc -o "lowerdir=$1:/etc" /etc && shift && exec "$@"' sh "$work/etc")
 cat > "$work/scenario.json" <<JSON
 {"subscriptionId":"5e1c0a7e-0000-4000-8000-00000000d3e0","tenantId":"5e1c0a7e-0000-4000-8000-0000000000aa",
  "vms":[${vms_json}],
  "servicePrincipals":[{"clientId":"6b3c4d5e-6f70-4a81-92b3-c4d5e6f7a8b9","clientSecret":"bench-secret","principalId":"9f3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"}]}
 JSON
 
-dotnet "$emulator_dll" --scenario "$work/scenario.json" --run-command-latency 0 --state-dir "$work/emulator" --log-level Warning >"$work/emulator.out" 2>"$work/emulator.err" &
+"${in_vms[@]}" dotnet "$emulator_dll" --scenario "$work/scenario.json" --run-command-latency 0 --state-dir "$work/emulator" --log-level Warning >"$work/emulator.out" 2>"$work/emulator.err" &
 emulator_pid=$!
 for _ in $(seq 1 600); do grep -q '^ready' "$work/emulator.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^ready' "$work/emulator.out" || { cat "$work/emulator.err" >&2; echo "bench cli: the emulator did not start" >&2; exit 1; }
@@ -63,8 +76,7 @@ unset LATCH_CONFIG XDG_CONFIG_HOME XDG_CACHE_HOME XDG_STATE_HOME SSH_AUTH_SOCK
 mkdir -p "$HOME/.ssh"; ssh-keygen -q -t ed25519 -N '' -C bench@latch -f "$HOME/.ssh/id_ed25519"
 port=$((20000 + RANDOM % 20000))
 mkdir -p /run/sshd; ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
-unshare --mount --propagation private -- /bin/sh -c 'mount --bind "$1" /etc/passwd && shift && exec "$@"' sh "$work/vms/sshvm/passwd" \
-  "$(command -v sshd || echo /usr/sbin/sshd)" -D -e -f /dev/null -p "$port" -o ListenAddress=127.0.0.1 -h "$work/hostkey" \
+"${in_vms[@]}" "$(command -v sshd || echo /usr/sbin/sshd)" -D -e -f /dev/null -p "$port" -o ListenAddress=127.0.0.1 -h "$work/hostkey" \
   -o PermitRootLogin=prohibit-password -o UsePAM=no -o PidFile=none -o PasswordAuthentication=no 2>"$work/sshd.err" &
 sshd_pid=$!
 mkdir -p "$HOME/.config/latch"
@@ -108,7 +120,7 @@ row "first sync via run-command (latency 0)" 1 "${m} ms" "" "- (the emulator's R
 
 # keys sync --all: N VMs from scratch
 sync_all() { # label, args...
-  rm -rf "$work"/vms/vm*/home/azureuser/.ssh
+  rm -rf "$work"/vms/vm*/home/u*/.ssh
   local t0 t1 out
   local cpu TIMEFORMAT='%U+%S'
   t0=$(now_ms)

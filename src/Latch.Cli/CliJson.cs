@@ -25,6 +25,20 @@ internal sealed record CachedVm(string Name, string Id, string ResourceGroup, st
 
 internal sealed record VmCacheFile(int Version, List<CachedVm> Vms);
 
+/// <summary>session.json (0600): cached access tokens and discovered sign-in facts; see Azure/SessionCache.cs.</summary>
+internal sealed record SessionCacheFile(
+    [property: JsonPropertyName("version")] int Version,
+    [property: JsonPropertyName("tokens")] Dictionary<string, CachedTokenWire> Tokens,
+    [property: JsonPropertyName("facts")] Dictionary<string, CachedFactWire> Facts);
+
+internal sealed record CachedTokenWire(
+    [property: JsonPropertyName("token")] string Token,
+    [property: JsonPropertyName("expires_on")] DateTimeOffset ExpiresOn);
+
+internal sealed record CachedFactWire(
+    [property: JsonPropertyName("value")] string Value,
+    [property: JsonPropertyName("expires_on")] DateTimeOffset ExpiresOn);
+
 /// <summary>One line of <c>audit.jsonl</c>: one key-sync attempt. No key material, token or secret.</summary>
 internal sealed record AuditRecord(
     [property: JsonPropertyName("timestamp")] DateTimeOffset Timestamp,
@@ -104,6 +118,7 @@ internal sealed record DoctorCheck(
 [JsonSerializable(typeof(OpenIdConfigurationWire))]
 [JsonSerializable(typeof(EmulatorEndpointsWire))]
 [JsonSerializable(typeof(VmCacheFile))]
+[JsonSerializable(typeof(SessionCacheFile))]
 [JsonSerializable(typeof(AuditRecord))]
 [JsonSerializable(typeof(SyncReport))]
 [JsonSerializable(typeof(RotationState))]

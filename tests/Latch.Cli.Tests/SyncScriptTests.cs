@@ -39,6 +39,18 @@ public sealed class SyncScriptTests
     }
 
     [Fact]
+    public async Task Agent_mode_asks_latchd_even_before_the_user_has_an_ssh_directory_and_writes_nothing()
+    {
+        Assert.False(File.Exists("/usr/local/sbin/latchd") || File.Exists("/usr/sbin/latchd"), "this machine has latchd installed; the test needs a VM without it");
+        using var vm = ScriptVm.Create(uid: 43006);
+        var result = await vm.RunAsync(Script(SyncMode.Agent, "azureuser", TestKeys.Ed25519()));
+        // no .ssh yet must not short-cut to "missing": the question goes to latchd, which is absent here
+        Assert.Equal(SyncScript.Exit.NoAgent, result.ExitCode);
+        Assert.Contains("latch-sync: error no-agent latchd is not installed", result.Stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(vm.SshDirectory));
+    }
+
+    [Fact]
     public async Task Matches_by_type_and_blob_not_by_comment_or_options()
     {
         using var vm = ScriptVm.Create(uid: 43002);

@@ -22,6 +22,14 @@ internal static class HttpHandlerFactory
             var ca = LoadCertificate(caPath);
             handler.SslOptions = new SslClientAuthenticationOptions
             {
+                // the handshake's own chain build uses the private CA as its only root: no load of the system store
+                // and no second chain build in the callback (tens of ms on a process's first connection)
+                CertificateChainPolicy = new X509ChainPolicy
+                {
+                    TrustMode = X509ChainTrustMode.CustomRootTrust,
+                    CustomTrustStore = { ca },
+                    RevocationMode = X509RevocationMode.NoCheck,
+                },
                 RemoteCertificateValidationCallback = (_, certificate, _, errors) => ChainsTo(ca, certificate, errors),
             };
         }

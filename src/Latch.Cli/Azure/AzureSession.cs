@@ -110,7 +110,7 @@ internal sealed class AzureSession : IDisposable
                 throw new CliException(ExitCodes.Auth, "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are set but AZURE_TENANT_ID is not; set it (or azure.tenant in the config).");
             }
 
-            return new ClientSecretTokenSource(authority, tenant, clientId, secret, handler);
+            return new ClientSecretTokenSource(authority, tenant, clientId, secret, handler) { Disk = Disk(cli) };
         }
 
         if (auth == "environment" || emulator)
@@ -122,7 +122,7 @@ internal sealed class AzureSession : IDisposable
 
         if (auth is "auto" or "cli" && Which("az", env) is { } az)
         {
-            return new AzureCliTokenSource(az);
+            return new AzureCliTokenSource(az, AzureCliProfileStamp(cli)) { Disk = Disk(cli) };
         }
 
         if (auth == "cli")
@@ -133,10 +133,20 @@ internal sealed class AzureSession : IDisposable
         return new ManagedIdentityTokenSource(new ManagedIdentityCredential(new ImdsClientOptions()));
     }
 
+    private static SessionCache? Disk(CliContext cli) =>
+        cli.Config.GetBool("azure.cache_tokens") == false ? null : new SessionCache(cli.Paths.SessionCache, cli.Time);
+
+    private static string? AzureCliProfileStamp(CliContext cli)
+    {
+        var directory = cli.Environment("AZURE_CONFIG_DIR") is { Length: > 0 } configured ? configured : Path.Combine(cli.Paths.Home, ".azure");
+        var profile = new FileInfo(Path.Combine(directory, "azureProfile.json"));
+        return profile.Exists ? $"{profile.LastWriteTimeUtc.Ticks}-{profile.Length}" : null;
+    }
+
     private static async Task<string?> DiscoverTenantAsync(Uri authority, HttpMessageHandler handler, CancellationToken cancellationToken)
     {
         // the emulator's OpenID document for "common" names its one tenant in the issuer: {authority}/{tenant}/v2.0
-        using var http = new HttpClient(handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient(handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(30) };
         try
         {
             var json = await http.GetByteArrayAsync(new Uri(authority, "/common/v2.0/.well-known/openid-configuration"), cancellationToken).ConfigureAwait(false);
@@ -147,6 +157,10 @@ internal sealed class AzureSession : IDisposable
         catch (Exception e) when (e is HttpRequestException or JsonException or UriFormatException)
         {
             return null;
+        }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException(ExitCodes.Azure, $"the emulator's sign-in endpoint {authority} did not answer within 30 s; is latch-emulator running (and this machine not overloaded)?", e);
         }
     }
 

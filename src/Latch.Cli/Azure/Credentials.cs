@@ -9,7 +9,8 @@ namespace Latch.Cli.Azure;
 /// Where latch gets Azure tokens. A documented subset of Azure.Identity's chain, all NativeAOT-clean:
 /// client secret from the environment (AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, also against the
 /// emulator's Entra endpoint), the Azure CLI's login (<c>az account get-access-token</c>), and managed identity (IMDS).
-/// Tokens are cached in memory per resource for this process only.
+/// Tokens are cached in memory per resource, and across runs in <see cref="SessionCache"/> when the source names a
+/// cache identity (a sign-in through the Azure CLI is a Python process: about a second saved per run).
 /// </summary>
 internal abstract class TokenSource
 {
@@ -17,9 +18,15 @@ internal abstract class TokenSource
 
     public abstract string Name { get; }
 
+    /// <summary>The disk cache, or null to sign in afresh in every run.</summary>
+    public SessionCache? Disk { get; init; }
+
+    /// <summary>Who the tokens belong to (never a secret), or null when they must not be kept on disk.</summary>
+    protected abstract string? CacheIdentity { get; }
+
     public async ValueTask<AccessToken> GetTokenAsync(string resource, CancellationToken cancellationToken = default)
     {
-        var lazy = _cache.GetOrAdd(resource, r => new Lazy<Task<AccessToken>>(() => FetchAsync(r, CancellationToken.None)));
+        var lazy = _cache.GetOrAdd(resource, r => new Lazy<Task<AccessToken>>(() => FetchCachedAsync(r, CancellationToken.None)));
         try
         {
             var token = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -35,7 +42,34 @@ internal abstract class TokenSource
         }
 
         _cache.TryRemove(resource, out _);
-        return await FetchAsync(resource, cancellationToken).ConfigureAwait(false);
+        return await FetchCachedAsync(resource, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Forgets a token the service refused (revoked, or the identity lost its role), here and on disk.</summary>
+    public void Forget(string resource)
+    {
+        _cache.TryRemove(resource, out _);
+        if (Disk is { } disk && CacheIdentity is { } identity)
+        {
+            disk.RemoveToken(identity, resource);
+        }
+    }
+
+    private async Task<AccessToken> FetchCachedAsync(string resource, CancellationToken cancellationToken)
+    {
+        var identity = CacheIdentity;
+        if (Disk is { } disk && identity is not null && disk.TryGetToken(identity, resource) is { } cached)
+        {
+            return cached;
+        }
+
+        var token = await FetchAsync(resource, cancellationToken).ConfigureAwait(false);
+        if (identity is not null)
+        {
+            Disk?.PutToken(identity, resource, token);
+        }
+
+        return token;
     }
 
     protected abstract Task<AccessToken> FetchAsync(string resource, CancellationToken cancellationToken);
@@ -45,6 +79,8 @@ internal abstract class TokenSource
 internal sealed class ClientSecretTokenSource(Uri authorityHost, string tenant, string clientId, string clientSecret, HttpMessageHandler handler) : TokenSource
 {
     public override string Name => $"client secret (client {clientId})";
+
+    protected override string? CacheIdentity => $"client-secret {authorityHost} {tenant} {clientId}";
 
     protected override async Task<AccessToken> FetchAsync(string resource, CancellationToken cancellationToken)
     {
@@ -102,9 +138,12 @@ internal sealed class ClientSecretTokenSource(Uri authorityHost, string tenant, 
 }
 
 /// <summary>The Azure CLI's login: <c>az account get-access-token --resource R -o json</c> (the CLI refreshes its own tokens).</summary>
-internal sealed class AzureCliTokenSource(string azPath) : TokenSource
+internal sealed class AzureCliTokenSource(string azPath, string? profileStamp) : TokenSource
 {
     public override string Name => "Azure CLI login";
+
+    /// <summary>Keyed by the Azure CLI profile's write time and size: 'az login' or 'az account set' changes them.</summary>
+    protected override string? CacheIdentity => profileStamp is null ? null : "az " + profileStamp;
 
     protected override async Task<AccessToken> FetchAsync(string resource, CancellationToken cancellationToken)
     {
@@ -144,6 +183,9 @@ internal sealed class AzureCliTokenSource(string azPath) : TokenSource
 internal sealed class ManagedIdentityTokenSource(ManagedIdentityCredential credential) : TokenSource
 {
     public override string Name => "managed identity";
+
+    // IMDS is on the machine itself: nothing to save by keeping its tokens on disk
+    protected override string? CacheIdentity => null;
 
     protected override async Task<AccessToken> FetchAsync(string resource, CancellationToken cancellationToken)
     {

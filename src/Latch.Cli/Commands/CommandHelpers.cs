@@ -49,13 +49,22 @@ internal static class CommandRunner
 {
     public static async Task<int> RunAsync(CliStreams streams, GlobalOptions globals, ParseResult parse, Func<CliContext, CancellationToken, Task<int>> body, CancellationToken cancellationToken)
     {
+        CliContext? context = null;
         try
         {
-            var context = CreateContext(streams, parse.GetValue(globals.Emulator), parse.GetValue(globals.Subscription), parse.GetValue(globals.Verbose));
+            context = CreateContext(streams, parse.GetValue(globals.Emulator), parse.GetValue(globals.Subscription), parse.GetValue(globals.Verbose));
             return await body(context, cancellationToken).ConfigureAwait(false);
         }
         catch (CliException e)
         {
+            if (e.InnerException is AzureRequestException { Status: 401 } && context is not null && File.Exists(context.Paths.SessionCache))
+            {
+                // a cached token the service no longer accepts (revoked, role removed): sign in afresh next time
+                File.Delete(context.Paths.SessionCache);
+                await streams.Error.WriteLineAsync("latch: " + e.Message + " (latch dropped its cached tokens; run the command again)").ConfigureAwait(false);
+                return e.ExitCode;
+            }
+
             await streams.Error.WriteLineAsync("latch: " + e.Message).ConfigureAwait(false);
             return e.ExitCode;
         }
@@ -69,6 +78,12 @@ internal static class CommandRunner
             var cli = VmResolver.Describe(e);
             await streams.Error.WriteLineAsync("latch: " + cli.Message).ConfigureAwait(false);
             return cli.ExitCode;
+        }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // an HttpClient deadline: say so instead of dying with exit 1 and no word
+            await streams.Error.WriteLineAsync($"latch: a request to Azure timed out ({e.Message}); check the network and retry (--verbose shows each request's timing)").ConfigureAwait(false);
+            return ExitCodes.Azure;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

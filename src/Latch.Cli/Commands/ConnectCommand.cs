@@ -84,7 +84,7 @@ internal static class ConnectCommand
         if (key?.PrivateKey is { } privateKey && !request.DryRun)
         {
             memoryKey = Native.CreateMemoryFile("latch-key", Encoding.UTF8.GetBytes(privateKey.Reveal()));
-            identityPath = $"/proc/self/fd/{memoryKey}";
+            identityPath = Native.MemoryFilePath(memoryKey);
         }
         else if (key?.PrivateKey is not null)
         {
@@ -133,6 +133,12 @@ internal static class ConnectCommand
             }
 
             cli.Detail($"connect overhead before exec: {cli.Time.GetElapsedTime(started).TotalMilliseconds:0} ms");
+            if (memoryKey >= 0)
+            {
+                // the key lives in this process's memfd: stay alive as ssh's parent until it is done (exec would close it)
+                return await SshRunner.RunAttachedAsync(cli.SshProgram, arguments, cancellationToken).ConfigureAwait(false);
+            }
+
             var error = Native.Exec(cli.SshProgram, arguments);
             await cli.Streams.Error.WriteLineAsync($"latch: cannot run '{cli.SshProgram}': {error}. Install the OpenSSH client or set ssh.program.").ConfigureAwait(false);
             return ExitCodes.SshExecFailed;

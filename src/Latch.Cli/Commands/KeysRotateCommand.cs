@@ -156,7 +156,7 @@ internal static class KeysRotateCommand
             if (verifyBySsh || vmMethod is KeySyncer.Auto or KeySyncer.Ssh)
             {
                 var addresses = await resolver.GetAddressesAsync(vm, cancellationToken).ConfigureAwait(false);
-                ssh = new SshTarget(CommandRunner.Host(cli, addresses), CommandRunner.Port(cli), vmUser, $"/proc/self/fd/{memory}", ["-o", "IdentitiesOnly=yes"]);
+                ssh = new SshTarget(CommandRunner.Host(cli, addresses), CommandRunner.Port(cli), vmUser, Native.MemoryFilePath(memory), ["-o", "IdentitiesOnly=yes"]);
             }
 
             var target = new SyncTarget(vm.Name, vm.ResourceGroup, vm.Id, vmUser, ssh);

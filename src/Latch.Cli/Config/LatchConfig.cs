@@ -32,6 +32,7 @@ internal sealed class LatchConfig
         ("azure.key_vault", "string", "", "Key Vault name or URL holding per-VM keys"),
         ("azure.key_secret_prefix", "string", "latch", "secret name is PREFIX-VM-key"),
         ("azure.emulator", "string", "", "latch-emulator control URL (else LATCH_EMULATOR)"),
+        ("azure.cache_tokens", "bool", "true", "keep access tokens in ~/.cache/latch/session.json (0600) until shortly before they expire"),
         ("vm.NAME.auto_sync_keys", "bool", "", "per-VM override"),
         ("vm.NAME.sync_method", "string", "", "per-VM override"),
         ("vm.NAME.user", "string", "", "per-VM override"),

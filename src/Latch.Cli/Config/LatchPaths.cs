@@ -11,6 +11,8 @@ internal sealed record LatchPaths(string ConfigFile, string CacheDirectory, stri
 
     public string VmCache => Path.Combine(CacheDirectory, "vms.json");
 
+    public string SessionCache => Path.Combine(CacheDirectory, "session.json");
+
     public static LatchPaths FromEnvironment(Func<string, string?> env)
     {
         var home = env("HOME") is { Length: > 0 } h ? h : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);

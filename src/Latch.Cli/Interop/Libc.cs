@@ -10,6 +10,11 @@ internal static partial class Libc
     [LibraryImport(Library, EntryPoint = "execvp", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int ExecVp(string file, string?[] argv);
 
+    [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
+    internal static partial int Kill(int pid, int signal);
+
+    internal const int SigTerm = 15, MfdCloExec = 1;
+
     [LibraryImport(Library, EntryPoint = "isatty")]
     internal static partial int IsATty(int fd);
 

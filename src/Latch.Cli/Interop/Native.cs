@@ -30,12 +30,13 @@ internal static class Native
     }
 
     /// <summary>
-    /// An anonymous in-memory file (memfd, mode 0600) holding <paramref name="content"/>, inheritable by a child
-    /// or exec'd program as <c>/proc/self/fd/N</c>: a private key for ssh that never touches a disk.
+    /// An anonymous in-memory file (memfd, mode 0600, close-on-exec) holding <paramref name="content"/>: a private key
+    /// for ssh that never touches a disk. ssh reads it as <see cref="MemoryFilePath"/> while this process lives; ssh
+    /// closes every inherited descriptor above 2 at start, so <c>/proc/self/fd/N</c> in ssh would name nothing.
     /// </summary>
     public static int CreateMemoryFile(string name, ReadOnlySpan<byte> content)
     {
-        var fd = Libc.MemfdCreate(name, 0);
+        var fd = Libc.MemfdCreate(name, Libc.MfdCloExec);
         if (fd < 0)
         {
             throw new IOException($"memfd_create failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
@@ -62,6 +63,12 @@ internal static class Native
 
         return fd;
     }
+
+    /// <summary>The path under which a child of this process (ssh) opens this process's descriptor <paramref name="fd"/>.</summary>
+    public static string MemoryFilePath(int fd) => $"/proc/{Environment.ProcessId}/fd/{fd}";
+
+    /// <summary>Asks a child to stop (SIGTERM), as a terminal's hang-up or an operator's kill would.</summary>
+    public static void Terminate(int pid) => Libc.Kill(pid, Libc.SigTerm);
 
     public static void Close(int fd) => Libc.Close(fd);
 

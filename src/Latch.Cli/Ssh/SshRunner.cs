@@ -108,6 +108,44 @@ internal sealed class SshRunner(string program, TimeProvider time)
     /// One look at the port: connected and sshd's banner (<c>SSH-2.0-…</c>) arrived, or why not ("connection
     /// refused", "timed out", "no SSH banner"). A VM still booting refuses or drops connections.
     /// </summary>
+    /// <summary>
+    /// Runs ssh as a child on this terminal (stdin, stdout, stderr inherited) and returns its exit code (128 + signal
+    /// when a signal ended it). Cancellation (latch got SIGTERM or SIGINT) passes SIGTERM on to ssh and waits for it.
+    /// </summary>
+    public static async Task<int> RunAttachedAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken = default)
+    {
+        var start = new ProcessStartInfo(program) { UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new CliException(ExitCodes.SshExecFailed, $"cannot run '{program}'");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new CliException(ExitCodes.SshExecFailed, $"cannot run '{program}': {e.Message}. Install the OpenSSH client or set ssh.program.", e);
+        }
+
+        using (process)
+        {
+            try
+            {
+                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Interop.Native.Terminate(process.Id);
+                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return process.ExitCode;
+        }
+    }
+
     public async Task<string?> ProbeAsync(string host, int port, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -167,10 +167,23 @@ internal static partial class SyncScript
         dir=$home/.ssh
         file=$dir/authorized_keys
         latch_say "user $user uid $uid home $home"
+        has_key() {
+          [ -f "$file" ] && awk -v t="$1" -v b="$2" '{ for (i = 1; i < NF; i++) if ($i == t && $(i + 1) == b) { found = 1; exit } } END { exit !found }' "$file"
+        }
+        if [ "$latch_mode" = agent ]; then
+          # latchd writes authorized_keys itself (creating .ssh when needed, under its own lock): ask it, then only read
+          command -v latchd >/dev/null 2>&1 || latch_fail 69 "no-agent latchd is not installed on the VM"
+          # latchd keys refresh: exit 0 when refreshed; 1 with a line on stderr when Key Vault failed (last known good kept)
+          refreshed=$(latchd keys refresh 2>&1) || latch_fail 69 "no-agent latchd keys refresh failed (exit $?): $(printf '%s' "$refreshed" | tail -n 1 | tr -cd ' -~')"
+          [ -L "$dir" ] && latch_fail 68 "unsafe $dir is a symbolic link; refusing to follow it"
+          [ -L "$file" ] && latch_fail 68 "unsafe $file is a symbolic link; refusing to follow it"
+          if has_key "$latch_type" "$latch_blob"; then latch_say present; else latch_say missing; fi
+          exit 0
+        fi
         [ -L "$dir" ] && latch_fail 68 "unsafe $dir is a symbolic link; refusing to follow it"
         if [ ! -e "$dir" ]; then
           case $latch_mode in
-            check|status|agent) latch_say "missing"; exit 0 ;;
+            check|status) latch_say "missing"; exit 0 ;;
           esac
           mkdir -m 700 -- "$dir" 2>/dev/null || as_user mkdir -m 700 -- "$dir" || latch_fail 73 "write-failed cannot create $dir"
           chown -h "$uid:$gid" -- "$dir" 2>/dev/null
@@ -189,9 +202,6 @@ internal static partial class SyncScript
           [ "$fowner" = "$uid" ] || latch_fail 68 "unsafe $file is owned by uid $fowner, not by '$user' (uid $uid)"
           [ "$(stat -c %h -- "$file")" = 1 ] || latch_fail 68 "unsafe $file has more than one hard link"
         fi
-        has_key() {
-          [ -f "$file" ] && awk -v t="$1" -v b="$2" '{ for (i = 1; i < NF; i++) if ($i == t && $(i + 1) == b) { found = 1; exit } } END { exit !found }' "$file"
-        }
         case $latch_mode in
           check)
             if has_key "$latch_type" "$latch_blob"; then latch_say present; else latch_say missing; fi
@@ -201,13 +211,6 @@ internal static partial class SyncScript
             if command -v latchd >/dev/null 2>&1; then
               latch_say "agent $(latchd keys list 2>/dev/null | base64 -w0)"
             fi
-            if has_key "$latch_type" "$latch_blob"; then latch_say present; else latch_say missing; fi
-            exit 0 ;;
-          agent)
-            exec 9<&-
-            command -v latchd >/dev/null 2>&1 || latch_fail 69 "no-agent latchd is not installed on the VM"
-            # latchd keys refresh: exit 0 when refreshed; 1 with a line on stderr when Key Vault failed (last known good kept)
-            refreshed=$(latchd keys refresh 2>&1) || latch_fail 69 "no-agent latchd keys refresh failed (exit $?): $(printf '%s' "$refreshed" | tail -n 1 | tr -cd ' -~')"
             if has_key "$latch_type" "$latch_blob"; then latch_say present; else latch_say missing; fi
             exit 0 ;;
           ensure)
