@@ -28,6 +28,13 @@ public sealed class GuardFileTests
         Assert.Contains("\"action\":\"restore\"", audit, StringComparison.Ordinal);
         Assert.Contains("-rw-------", (await vm.Vm.ExecAsync(["ls", "-l", "/var/log/latch/audit.jsonl"], cancellationToken: ct)).Stdout, StringComparison.Ordinal);
         Assert.Contains("file guard: inotify, 1 user(s)", (await vm.LatchdAsync("guard", "status")).Stdout, StringComparison.Ordinal);
+        var status = await vm.LatchdAsync("status", "--json");
+        using var report = System.Text.Json.JsonDocument.Parse(status.Stdout);
+        var guard = report.RootElement.GetProperty("guard");
+        Assert.True(guard.GetProperty("file_guard_running").GetBoolean(), status.Stdout);
+        Assert.True(guard.GetProperty("file_guard").GetProperty("restores").GetInt64() >= 2, status.Stdout);
+        Assert.Equal("not installed", guard.GetProperty("authorized_keys_command").GetString());
+        Assert.Equal(1, report.RootElement.GetProperty("users")[0].GetProperty("valid").GetInt32());
     }
 
     [Fact]
