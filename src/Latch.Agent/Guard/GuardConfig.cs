@@ -33,6 +33,9 @@ internal sealed record KeyVaultPullOptions
     public string? ClientId { get; init; }
     public Uri ImdsUrl { get; init; } = Latch.Azure.ImdsClientOptions.DefaultAddress;
     public bool VerifyChallengeResource { get; init; } = true;
+
+    /// <summary>Requests per secret read within one pull (the SDK honours 429's Retry-After between them); not a TOML setting.</summary>
+    public int MaxAttemptsPerPull { get; init; } = 4;
 }
 
 /// <summary>

@@ -47,7 +47,7 @@ internal sealed class KeyVaultPuller : IDisposable
         _statusFile = statusFile;
         var vault = options.VaultUrl ?? throw new ArgumentException("keyvault.vault_url is not set", nameof(options));
         // a poller retries at its next poll: each pull gives up within 30 s instead of the clients' interactive defaults
-        var retry = new RetryOptions { MaxAttempts = 4, InitialDelay = TimeSpan.FromSeconds(0.5), MaxDelay = TimeSpan.FromSeconds(10), TotalDeadline = TimeSpan.FromSeconds(30) };
+        var retry = new RetryOptions { MaxAttempts = options.MaxAttemptsPerPull, InitialDelay = TimeSpan.FromSeconds(0.5), MaxDelay = TimeSpan.FromSeconds(10), TotalDeadline = TimeSpan.FromSeconds(30) };
         var imdsOptions = new ImdsClientOptions { BaseAddress = options.ImdsUrl, TimeProvider = time, Retry = retry, PerCallTimeout = TimeSpan.FromSeconds(10) };
         _imds = new ImdsClient(imdsOptions);
         _credential = new ManagedIdentityCredential(imdsOptions, options.ClientId);
