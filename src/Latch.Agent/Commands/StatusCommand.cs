@@ -50,7 +50,17 @@ internal static class StatusCommand
 
         layout ??= new GuardLayout { StoreDir = guard.StoreDirectory };
         var state = new StateStore(new HostSystem("/", NullLogger.Instance), agent.StateDirectory);
-        var report = await new AgentStatus(state, layout.WaagentLib, guard, layout, time).CollectAsync(cancellationToken).ConfigureAwait(false);
+        StatusReport report;
+        try
+        {
+            report = await new AgentStatus(state, layout.WaagentLib, guard, layout, time).CollectAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            await error.WriteLineAsync($"latchd: status reads root-only files ({e.Message}); run it as root").ConfigureAwait(false);
+            return Usage;
+        }
+
         if (json)
         {
             await output.WriteLineAsync(JsonSerializer.Serialize(report, StatusJsonContext.Default.StatusReport)).ConfigureAwait(false);

@@ -98,7 +98,16 @@ internal sealed class AgentStatus(StateStore state, string waagentLib, GuardConf
     private ProvisioningReport Provisioning()
     {
         var vmId = state.ReadMarker();
-        var saved = vmId is null ? null : state.ReadState();
+        ProvisioningState? saved = null;
+        try
+        {
+            saved = vmId is null ? null : state.ReadState();
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            // state.json is root's (0600): without root the marker alone says provisioned, not who or when
+        }
+
         return new ProvisioningReport(vmId is not null, vmId, saved?.UserName, saved?.ProvisionedAt, state.MarkerPath, File.Exists(waagentLib + "/provisioned"));
     }
 
