@@ -4,6 +4,7 @@
 #   bench/run.sh provision  latchd vs Debian's waagent in rig VMs: start to Ready, peak and idle RSS (root)
 #   bench/run.sh cli     latch CLI vs the emulator: connect overhead, first sync, keys sync --all over 1,000 VMs (root)
 #   bench/run.sh guard   key guard: AuthorizedKeysCommand latency (vs an EIC-style script), restore latency, idle RSS/CPU (root)
+#   bench/run.sh fleet   Key Vault pull of a simulated fleet vs the emulator's service limit: req/s, 429s, staleness (root)
 #   bench/run.sh all     every suite above (each case of this script, in order), headed by the date and the machine
 # A new suite is one more case below: 'all' finds it by itself.
 set -euo pipefail
@@ -64,6 +65,11 @@ case "$suite" in
     dotnet build src/Latch.Emulator -c Release -nologo -v q >/dev/null
     emulator="$(ls src/Latch.Emulator/bin/Release/net*/latch-emulator.dll | head -1)"
     dotnet run -c Release --project bench/Latch.Bench -- guard "$PWD/$out/latchd" "$PWD/$emulator"
+    ;;
+  fleet)
+    # N simulated VMs (the real Key Vault pull + poll schedule) against the emulator's Key Vault with a service limit,
+    # on a clock x SCALE (needs root); FLEET_VMS / FLEET_SCALE override 2000 / 4
+    dotnet run -c Release --project bench/Latch.Bench.Fleet -- --vms "${FLEET_VMS:-2000}" --scale "${FLEET_SCALE:-4}"
     ;;
   *)
     echo "usage: bench/run.sh all|$(suites | paste -sd'|')" >&2

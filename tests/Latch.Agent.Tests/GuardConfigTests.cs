@@ -20,8 +20,12 @@ public sealed class GuardConfigTests
             discover_by_tags = false
             poll_seconds = 120
             jitter_percent = 10
+            start_jitter = false
             default_user = "azureuser"
             """, "latchd.toml");
+
+        Assert.True(new GuardConfig().KeyVault.StartJitter, "start jitter is on by default");
+        Assert.False(config.KeyVault.StartJitter);
 
         Assert.Equal(TimeSpan.FromMilliseconds(50), config.Watch.QuietWindow);
         Assert.Equal(10, config.Watch.MaxWatches);

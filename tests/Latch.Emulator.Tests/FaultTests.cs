@@ -94,6 +94,35 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task Limit_lets_that_many_requests_through_per_10_second_window_then_answers_429_until_the_window_ends()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 3, TimeSpan.Zero));
+        await using var emulator = await TestEmulator.StartAsync(time: time);
+        await AddAsync(emulator, "keyvault:limit=3");
+        async Task<HttpResponseMessage> GetAsync() =>
+            await emulator.TrustingHttp.GetAsync(new Uri(emulator.Host.KeyVault, "/secrets/x?api-version=7.4"), TestContext.Current.CancellationToken);
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await GetAsync();
+            statuses.Add(response.StatusCode);
+            if (i == 3)
+            {
+                // 12:00:03 is 7 s before the window ends at 12:00:10
+                Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter?.Delta);
+            }
+        }
+
+        time.Advance(TimeSpan.FromSeconds(7));
+        using var nextWindow = await GetAsync();
+
+        Assert.DoesNotContain(HttpStatusCode.TooManyRequests, statuses.Take(3));
+        Assert.Equal(HttpStatusCode.TooManyRequests, statuses[3]);
+        Assert.NotEqual(HttpStatusCode.TooManyRequests, nextWindow.StatusCode);
+    }
+
+    [Fact]
     public async Task Latency_holds_the_answer_until_that_much_time_passed()
     {
         var time = new FakeTimeProvider();

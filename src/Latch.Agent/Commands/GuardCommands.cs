@@ -19,6 +19,7 @@ internal static class GuardCommands
         root.Subcommands.Add(AuthorizedKeysCommands.Create());
         root.Subcommands.Add(CreateGuard());
         root.Subcommands.Add(KeysCommands.Create());
+        root.Subcommands.Add(StatusCommand.Create(ConfigOption()));
     }
 
     private static Option<string?>? s_shared;

@@ -100,7 +100,7 @@ internal static class KeysCommands
         KeyVaultStatus? status = null;
         if (config.KeyVault.VaultUrl is not null)
         {
-            using var puller = new KeyVaultPuller(config.KeyVault, store, logger, TimeProvider.System);
+            using var puller = new KeyVaultPuller(config.KeyVault, store, logger, TimeProvider.System, config.KeyVaultStatusFile);
             changed = await puller.PullAsync(cancellationToken).ConfigureAwait(false);
             status = puller.Status;
         }

@@ -27,9 +27,15 @@ internal sealed record KeyVaultPullOptions
     public bool DiscoverByTags { get; init; } = true;
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(60);
     public double Jitter { get; init; } = 0.2;
+
+    /// <summary>Wait a random part of the poll interval before the first pull (keyvault.start_jitter), so a fleet rebooting at once spreads out.</summary>
+    public bool StartJitter { get; init; } = true;
     public string? ClientId { get; init; }
     public Uri ImdsUrl { get; init; } = Latch.Azure.ImdsClientOptions.DefaultAddress;
     public bool VerifyChallengeResource { get; init; } = true;
+
+    /// <summary>Requests per secret read within one pull (the SDK honours 429's Retry-After between them); not a TOML setting.</summary>
+    public int MaxAttemptsPerPull { get; init; } = 4;
 }
 
 /// <summary>
@@ -47,6 +53,9 @@ internal sealed record GuardConfig
 
     /// <summary>The account database the guard reads homes from (guard.passwd_file); other than /etc/passwd only for benchmarks and tests.</summary>
     public string PasswdFile { get; init; } = "/etc/passwd";
+    /// <summary>Where the last Key Vault pull's outcome is kept for <c>latchd status</c>: next to the key store (default /var/lib/latch/keyvault-status.json).</summary>
+    public string KeyVaultStatusFile => Path.Combine(Path.GetDirectoryName(StoreDirectory.TrimEnd('/')) ?? "/", "keyvault-status.json");
+
     public FileGuardOptions Watch { get; init; } = new();
     public KeyVaultPullOptions KeyVault { get; init; } = new();
 
@@ -123,6 +132,7 @@ internal sealed record GuardConfig
                     break;
                 case "keyvault.discover_by_tags": vault = vault with { DiscoverByTags = Bool(value, source, number, at) }; break;
                 case "keyvault.poll_seconds": vault = vault with { PollInterval = TimeSpan.FromSeconds(Int(value, 5, 86_400, source, number, at)) }; break;
+                case "keyvault.start_jitter": vault = vault with { StartJitter = Bool(value, source, number, at) }; break;
                 case "keyvault.jitter_percent": vault = vault with { Jitter = Int(value, 0, 50, source, number, at) / 100.0 }; break;
                 case "keyvault.client_id": vault = vault with { ClientId = value }; break;
                 case "keyvault.imds_url":

@@ -41,6 +41,12 @@ internal static partial class GuardLog
     [LoggerMessage(2012, LogLevel.Warning, "keyvault: secret {Secret} skipped: {Reason}")]
     public static partial void SecretSkipped(ILogger logger, string secret, string reason);
 
+    [LoggerMessage(2013, LogLevel.Warning, "keyvault: {Problem}")]
+    public static partial void StatusNotRecorded(ILogger logger, string problem);
+
+    [LoggerMessage(2014, LogLevel.Debug, "keyvault: first pull in {DelaySeconds:0.0} s (start jitter)")]
+    public static partial void StartJitter(ILogger logger, double delaySeconds);
+
     [LoggerMessage(2020, LogLevel.Information, "control: listening on {Path}")]
     public static partial void Listening(ILogger logger, string path);
 

@@ -19,6 +19,7 @@ internal sealed record RefreshAnswer(
 [JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(GuardServiceStatus))]
 [JsonSerializable(typeof(RefreshAnswer))]
+[JsonSerializable(typeof(KeyVaultStatus))]
 internal sealed partial class GuardStatusJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -44,7 +45,7 @@ internal sealed class GuardService : IDisposable
         _store = new KeyStoreFiles(config.StoreDirectory);
         Directory.CreateDirectory(_store.Directory);
         _guard = new FileGuard(_store, new UserAccounts(config.PasswdFile), new KeyRestorer(new AuditLog(config.AuditLog), logger, time), config.Watch, logger, time);
-        _puller = config.KeyVault.VaultUrl is null ? null : new KeyVaultPuller(config.KeyVault, _store, logger, time);
+        _puller = config.KeyVault.VaultUrl is null ? null : new KeyVaultPuller(config.KeyVault, _store, logger, time, config.KeyVaultStatusFile);
     }
 
     public GuardServiceStatus Status => new(_guard.Status, _puller?.Status);
@@ -101,21 +102,17 @@ internal sealed class GuardService : IDisposable
         return new RefreshAnswer(changed, _puller?.Status);
     }
 
-    private async Task PollAsync(CancellationToken cancellationToken)
-    {
-        var failures = 0;
-        while (!cancellationToken.IsCancellationRequested)
+    private Task PollAsync(CancellationToken cancellationToken) =>
+        new PollSchedule(_config.KeyVault, _time).RunAsync(async ct =>
         {
-            var changed = await _puller!.PullAsync(cancellationToken).ConfigureAwait(false);
-            failures = _puller.Status.LastError is null ? 0 : failures + 1;
+            var changed = await _puller!.PullAsync(ct).ConfigureAwait(false);
             foreach (var user in changed)
             {
                 _guard.RequestCheck(user, "keys changed in Key Vault");
             }
 
-            await Task.Delay(_puller.NextDelay(failures), _time, cancellationToken).ConfigureAwait(false);
-        }
-    }
+            return _puller.Status.LastError is null;
+        }, cancellationToken, delay => GuardLog.StartJitter(_logger, delay.TotalSeconds));
 
     public void Dispose()
     {

@@ -33,18 +33,21 @@ internal sealed class KeyVaultPuller : IDisposable
     private string? _vmName;
     private string? _adminUser;
     private long _requests;
+    private readonly string? _statusFile;
     private KeyVaultStatus _status;
 
-    public KeyVaultPuller(KeyVaultPullOptions options, KeyStoreFiles store, ILogger logger, TimeProvider time)
+    /// <param name="statusFile">Where each pull's outcome is recorded for <c>latchd status</c>; null records nothing.</param>
+    public KeyVaultPuller(KeyVaultPullOptions options, KeyStoreFiles store, ILogger logger, TimeProvider time, string? statusFile = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _store = store;
         _logger = logger;
         _time = time;
+        _statusFile = statusFile;
         var vault = options.VaultUrl ?? throw new ArgumentException("keyvault.vault_url is not set", nameof(options));
         // a poller retries at its next poll: each pull gives up within 30 s instead of the clients' interactive defaults
-        var retry = new RetryOptions { MaxAttempts = 4, InitialDelay = TimeSpan.FromSeconds(0.5), MaxDelay = TimeSpan.FromSeconds(10), TotalDeadline = TimeSpan.FromSeconds(30) };
+        var retry = new RetryOptions { MaxAttempts = options.MaxAttemptsPerPull, InitialDelay = TimeSpan.FromSeconds(0.5), MaxDelay = TimeSpan.FromSeconds(10), TotalDeadline = TimeSpan.FromSeconds(30) };
         var imdsOptions = new ImdsClientOptions { BaseAddress = options.ImdsUrl, TimeProvider = time, Retry = retry, PerCallTimeout = TimeSpan.FromSeconds(10) };
         _imds = new ImdsClient(imdsOptions);
         _credential = new ManagedIdentityCredential(imdsOptions, options.ClientId);
@@ -67,13 +70,13 @@ internal sealed class KeyVaultPuller : IDisposable
             var changed = Apply(wanted, _time.GetUtcNow(), cancellationToken);
             var keys = wanted.Sum(w => w.Value.Count);
             GuardLog.Pulled(_logger, wanted.Count, keys, _status.Vault, (int)Interlocked.Read(ref _requests));
-            Volatile.Write(ref _status, _status with { LastAttempt = attempt, LastSuccess = attempt, LastError = null, Keys = keys, Requests = Interlocked.Read(ref _requests), UsingLastKnownGood = false });
+            Record(_status with { LastAttempt = attempt, LastSuccess = attempt, LastError = null, Keys = keys, Requests = Interlocked.Read(ref _requests), UsingLastKnownGood = false });
             return changed;
         }
         catch (Exception e) when (e is AzureRequestException or AzureFormatException or HttpRequestException or Latch.Core.Files.SafeFileException)
         {
             GuardLog.PullFailed(_logger, _status.Vault, e.Message);
-            Volatile.Write(ref _status, _status with { LastAttempt = attempt, LastError = e.Message, Requests = Interlocked.Read(ref _requests), UsingLastKnownGood = true });
+            Record(_status with { LastAttempt = attempt, LastError = e.Message, Requests = Interlocked.Read(ref _requests), UsingLastKnownGood = true });
             return [];
         }
         finally
@@ -82,12 +85,13 @@ internal sealed class KeyVaultPuller : IDisposable
         }
     }
 
-    /// <summary>The delay before the next poll: the interval ± jitter, doubled per consecutive failure up to 15 minutes.</summary>
-    public TimeSpan NextDelay(int failures)
+    private void Record(KeyVaultStatus status)
     {
-        var baseSeconds = Math.Min(_options.PollInterval.TotalSeconds * Math.Pow(2, Math.Min(failures, 8)), Math.Max(900, _options.PollInterval.TotalSeconds));
-        var jitter = 1 + (((Random.Shared.NextDouble() * 2) - 1) * _options.Jitter);
-        return TimeSpan.FromSeconds(baseSeconds * jitter);
+        Volatile.Write(ref _status, status);
+        if (_statusFile is not null && KeyVaultStatusFile.Write(_statusFile, status) is { } problem)
+        {
+            GuardLog.StatusNotRecorded(_logger, problem);
+        }
     }
 
     private async Task<Dictionary<string, List<ManagedKey>>> ReadVaultAsync(CancellationToken cancellationToken)

@@ -5,6 +5,10 @@ public sealed class FaultRegistry
 {
     private readonly Lock _gate = new();
     private readonly List<FaultRule> _rules = [];
+    private readonly Dictionary<string, (long Window, int Count)> _windows = new(StringComparer.Ordinal);
+
+    /// <summary>The length of a <see cref="FaultKind.Limit"/> window.</summary>
+    public static readonly TimeSpan LimitWindow = TimeSpan.FromSeconds(10);
 
     public IReadOnlyList<FaultRule> Active
     {
@@ -52,8 +56,11 @@ public sealed class FaultRegistry
         }
     }
 
-    /// <summary>Finds the first fault for this request and uses up one of its hits.</summary>
-    public FaultRule? TryTake(string group, string path)
+    /// <summary>
+    /// Finds the first fault for this request and uses up one of its hits. A <see cref="FaultKind.Limit"/> rule counts the
+    /// request in the window <paramref name="now"/> falls in and hits it only past the limit.
+    /// </summary>
+    public FaultRule? TryTake(string group, string path, DateTimeOffset now)
     {
         lock (_gate)
         {
@@ -63,6 +70,17 @@ public sealed class FaultRegistry
                 if (!rule.Matches(group, path))
                 {
                     continue;
+                }
+
+                if (rule.Kind == FaultKind.Limit)
+                {
+                    var window = now.UtcTicks / LimitWindow.Ticks;
+                    var seen = _windows.TryGetValue(rule.Id, out var w) && w.Window == window ? w.Count + 1 : 1;
+                    _windows[rule.Id] = (window, seen);
+                    if (seen <= rule.Value)
+                    {
+                        continue;
+                    }
                 }
 
                 if (rule.Count is { } count)
@@ -84,5 +102,21 @@ public sealed class FaultRegistry
         }
     }
 
-    private int RemoveAll(Predicate<FaultRule> predicate) => _rules.RemoveAll(predicate);
+    /// <summary>Whole seconds from <paramref name="now"/> to the end of its <see cref="LimitWindow"/> (at least 1).</summary>
+    public static int SecondsLeftInWindow(DateTimeOffset now)
+    {
+        var left = LimitWindow.Ticks - (now.UtcTicks % LimitWindow.Ticks);
+        return Math.Max(1, (int)Math.Ceiling(left / (double)TimeSpan.TicksPerSecond));
+    }
+
+    private int RemoveAll(Predicate<FaultRule> predicate)
+    {
+        var removed = _rules.RemoveAll(predicate);
+        foreach (var id in _windows.Keys.Where(id => _rules.All(r => r.Id != id)).ToList())
+        {
+            _windows.Remove(id);
+        }
+
+        return removed;
+    }
 }

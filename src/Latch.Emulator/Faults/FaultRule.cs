@@ -36,6 +36,13 @@ public enum FaultKind
 
     /// <summary>Answer 200 with a body that is not valid JSON (or XML on the WireServer).</summary>
     Malformed,
+
+    /// <summary>
+    /// A service limit, shaped like Key Vault's (a number of transactions per vault per 10 seconds): the first
+    /// <see cref="FaultRule.Value"/> matching requests of each 10-second window pass untouched; later ones get 429 with
+    /// <c>Retry-After</c> = the whole seconds left in the window.
+    /// </summary>
+    Limit,
 }
 
 /// <summary>
@@ -53,7 +60,7 @@ public sealed record FaultRule
     /// <summary>Requests left to hit; null hits every matching request until the fault is cleared.</summary>
     public int? Count { get; init; }
 
-    /// <summary>The kind's parameter: latency ms, status code, Retry-After seconds or timeout bound ms.</summary>
+    /// <summary>The kind's parameter: latency ms, status code, Retry-After seconds, timeout bound ms or requests per 10 s.</summary>
     public int? Value { get; init; }
 
     public string Id { get; init; } = Guid.NewGuid().ToString("N")[..12];
@@ -86,13 +93,14 @@ public sealed record FaultRule
             FaultKind.Latency when Value is null or < 0 or > 600_000 => "latency needs a value in ms between 0 and 600000 (latency=250)",
             FaultKind.Throttle when Value is < 0 or > 3600 => "throttle's Retry-After must be 0-3600 seconds",
             FaultKind.Timeout when Value is < 1 or > 600_000 => "timeout's bound must be 1-600000 ms",
+            FaultKind.Limit when Value is null or < 0 => "limit needs the number of requests allowed per 10 s (limit=4000)",
             _ => null,
         };
     }
 
     /// <summary>
     /// Parses <c>GROUP:KIND[=VALUE][,path=PREFIX][,count=N]</c>, e.g. <c>imds:status=503,count=3</c>,
-    /// <c>wireserver:reset,path=/machine</c>, <c>keyvault:throttle=2</c>, <c>arm:latency=1500</c>.
+    /// <c>wireserver:reset,path=/machine</c>, <c>keyvault:throttle=2</c>, <c>arm:latency=1500</c>, <c>keyvault:limit=4000</c>.
     /// </summary>
     public static FaultRule Parse(string spec)
     {

@@ -45,7 +45,7 @@ internal static class EmulatorPipeline
         app.Use(async (context, next) =>
         {
             var group = groupOf(context);
-            var fault = state.Faults.TryTake(group, context.Request.Path.Value ?? "/");
+            var fault = state.Faults.TryTake(group, context.Request.Path.Value ?? "/", state.Time.GetUtcNow());
             if (fault is null)
             {
                 await next(context).ConfigureAwait(false);
@@ -74,6 +74,10 @@ internal static class EmulatorPipeline
                 break;
             case FaultKind.Throttle:
                 context.Response.Headers.RetryAfter = (fault.Value ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteErrorAsync(context, 429, group).ConfigureAwait(false);
+                break;
+            case FaultKind.Limit:
+                context.Response.Headers.RetryAfter = FaultRegistry.SecondsLeftInWindow(time.GetUtcNow()).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 await WriteErrorAsync(context, 429, group).ConfigureAwait(false);
                 break;
             case FaultKind.Reset:

@@ -28,6 +28,13 @@ public sealed class GuardFileTests
         Assert.Contains("\"action\":\"restore\"", audit, StringComparison.Ordinal);
         Assert.Contains("-rw-------", (await vm.Vm.ExecAsync(["ls", "-l", "/var/log/latch/audit.jsonl"], cancellationToken: ct)).Stdout, StringComparison.Ordinal);
         Assert.Contains("file guard: inotify, 1 user(s)", (await vm.LatchdAsync("guard", "status")).Stdout, StringComparison.Ordinal);
+        var status = await vm.LatchdAsync("status", "--json");
+        using var report = System.Text.Json.JsonDocument.Parse(status.Stdout);
+        var guard = report.RootElement.GetProperty("guard");
+        Assert.True(guard.GetProperty("file_guard_running").GetBoolean(), status.Stdout);
+        Assert.True(guard.GetProperty("file_guard").GetProperty("restores").GetInt64() >= 2, status.Stdout);
+        Assert.Equal("not installed", guard.GetProperty("authorized_keys_command").GetString());
+        Assert.Equal(1, report.RootElement.GetProperty("users")[0].GetProperty("valid").GetInt32());
     }
 
     [Fact]
@@ -40,8 +47,13 @@ public sealed class GuardFileTests
         var watch = await vm.StartFileGuardAsync();
         await vm.AuthorizedKeysEventuallyAsync(c => c.Contains(vm.Managed.PublicKey, StringComparison.Ordinal), "the first restore");
 
-        // the guard recreates a deleted .ssh at once, so the swap may take a few tries
-        var swapped = await vm.Vm.RunAsync("for i in $(seq 50); do rm -rf /home/alice/.ssh; ln -s /root/standin /home/alice/.ssh 2>/dev/null && break; done; chown -h alice:alice /home/alice/.ssh && test -L /home/alice/.ssh", cancellationToken: ct);
+        // one atomic step, renameat2(RENAME_EXCHANGE) through the VM's python3: the guard recreates a deleted .ssh at
+        // once, so an rm-then-ln swap loses that race on a busy machine
+        var swapped = await vm.Vm.RunAsync(
+            "ln -s /root/standin /home/alice/.ssh-swap && chown -h alice:alice /home/alice/.ssh-swap && " +
+            "python3 -c 'import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); " +
+            "sys.exit(0 if libc.renameat2(-100, b\"/home/alice/.ssh-swap\", -100, b\"/home/alice/.ssh\", 2) == 0 else ctypes.get_errno())' && " +
+            "test -L /home/alice/.ssh", cancellationToken: ct);
         Assert.True(swapped.Succeeded, "could not swap .ssh for a symlink: " + swapped.Stderr);
         await watch.WaitForLineAsync(l => l.Contains("refused to restore keys for alice", StringComparison.Ordinal), TimeSpan.FromSeconds(30), ct);
 

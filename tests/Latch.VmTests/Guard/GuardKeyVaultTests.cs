@@ -73,6 +73,11 @@ public sealed class GuardKeyVaultTests
         Assert.Equal(1, failed.ExitCode);
         Assert.Contains("last known good keys stay", failed.Stderr, StringComparison.Ordinal);
         Assert.True((await vm.SshAsync(vm.Managed)).Succeeded, "login while Key Vault is down");
+        var degraded = await vm.Vm.ExecAsync([GuardVm.Latchd, "status"], cancellationToken: ct);
+        Assert.Equal(1, degraded.ExitCode);
+        Assert.Contains("(last pull, no daemon running): USING THE LAST KNOWN GOOD KEYS since", degraded.Stdout, StringComparison.Ordinal);
+        Assert.Contains("AuthorizedKeysCommand: active", degraded.Stdout, StringComparison.Ordinal);
+        Assert.Contains("managed keys of alice: 1 valid", degraded.Stdout, StringComparison.Ordinal);
         await FaultAsync(vm.Host, "", clear: true);
 
         await PutSecretAsync(vm, "latch-vm1-key", await File.ReadAllTextAsync(vm.Managed.PrivateKeyPath, ct), expires: DateTimeOffset.UtcNow.AddMinutes(-1));

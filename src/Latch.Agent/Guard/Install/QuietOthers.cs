@@ -194,6 +194,9 @@ internal sealed class QuietOthers(GuardLayout layout, TextWriter output)
         return done ? result : result.TrimEnd('\n') + $"\n{key}={value}\n";
     }
 
+    /// <summary>What --quiet-others changed and uninstall would restore ("cloud", "waagent"), from its manifest.</summary>
+    public IReadOnlyList<string> Applied() => [.. ReadManifest().Keys.Order(StringComparer.Ordinal)];
+
     private Dictionary<string, string> ReadManifest()
     {
         var manifest = new Dictionary<string, string>(StringComparer.Ordinal);
