@@ -175,8 +175,30 @@ internal static class AgentCommandLine
             Error = streams.Error,
             // the daemon handles SIGTERM itself (clean stop, STOPPING=1); other commands stop at their next await
             ProcessTerminationTimeout = null,
+            // handled below, the same way except for a bad guard configuration
+            EnableDefaultExceptionHandler = false,
         };
-        return await parseResult.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await parseResult.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Guard.GuardConfigException e)
+        {
+            // the guard, keys and status commands load [guard]/[keyvault] inside their actions: a bad file is a usage
+            // error with the file's own message, not a stack trace
+            await streams.Error.WriteLineAsync("latchd: " + e.Message).ConfigureAwait(false);
+            return Usage;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // what System.CommandLine's default handler does: the whole exception on stderr, exit 1
+            await streams.Error.WriteLineAsync("latchd: unexpected error: " + e).ConfigureAwait(false);
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            return 1;
+        }
     }
 }
 

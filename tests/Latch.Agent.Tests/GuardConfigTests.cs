@@ -38,6 +38,28 @@ public sealed class GuardConfigTests
     }
 
     [Theory]
+    [InlineData("keys", "list")]
+    [InlineData("guard", "status")]
+    public async Task A_bad_guard_configuration_is_a_usage_error_naming_the_file_not_a_stack_trace(string command, string subcommand)
+    {
+        var dir = Directory.CreateTempSubdirectory("latchd-badconf-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "latchd.toml");
+            await File.WriteAllTextAsync(file, "[guard]\nquiet_ms = \"soon\"\n", TestContext.Current.CancellationToken);
+            var (status, _, error) = await AgentRun.RunAsync([command, subcommand, "--config", file]);
+            Assert.Equal(2, status);
+            Assert.StartsWith("latchd: ", error, StringComparison.Ordinal);
+            Assert.Contains(file, error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
     [InlineData("[guard]\nquiet = 5", "latchd.toml:2: unknown setting 'guard.quiet'")]
     [InlineData("[guard]\nmax_watches = -1", "guard.max_watches must be an integer from 0")]
     [InlineData("[keyvault]\nvault_url = \"kv1\"", "keyvault.vault_url must be an absolute https URL")]
