@@ -59,13 +59,14 @@ publish() {
   local project="$1" dir="$2" log
   log="$(mktemp -t latch-publish.XXXXXX)"
   echo "build-deb: dotnet publish $project (NativeAOT, linux-x64)…" >&2
-  if ! dotnet publish "$project" -c Release -r linux-x64 -o "$dir" -nologo -p:TrimmerSingleWarn=false >"$log" 2>&1; then
+  # its own bin/obj (--artifacts-path): a build of the same projects running meanwhile cannot rewrite its inputs
+  if ! dotnet publish "$project" -c Release -r linux-x64 -o "$dir" --artifacts-path "$dir.artifacts" -nologo -p:TrimmerSingleWarn=false >"$log" 2>&1; then
     tail -40 "$log" >&2; echo "build-deb: publish of $project failed (log: $log)" >&2; return 1
   fi
   if grep -Eq 'warning IL[23][0-9]{3}' "$log"; then
     grep -E 'warning IL[23][0-9]{3}' "$log" >&2; echo "build-deb: publish of $project printed trim/AOT warnings" >&2; return 1
   fi
-  rm -f "$log"
+  rm -rf "$log" "$dir.artifacts"
 }
 
 # Depends: for the ELF files given, from their needed libraries (dpkg-shlibdeps wants a debian/control next to it)

@@ -36,8 +36,11 @@ internal static class Latchd
             }
 
             var staging = directory + ".tmp-" + Environment.ProcessId;
+            // its own bin/obj: a build of the same projects elsewhere (the demo's Release build of latch, another
+            // publish) must not rewrite Latch.Core/Latch.Azure under the NativeAOT compiler (it crashed with SIGBUS)
+            var artifacts = staging + "-artifacts";
             var result = await Command.RunAsync(
-                ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Agent"), "-c", "Release", "-r", "linux-x64", "-o", staging, "-nologo", "-p:TrimmerSingleWarn=false"],
+                ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Agent"), "-c", "Release", "-r", "linux-x64", "-o", staging, "--artifacts-path", artifacts, "-nologo", "-p:TrimmerSingleWarn=false"],
                 timeout: TimeSpan.FromMinutes(20),
                 cancellationToken: cancellationToken);
             var output = result.Stdout + result.Stderr;
@@ -48,7 +51,7 @@ internal static class Latchd
 
             // the key guard's AuthorizedKeysCommand ships next to it as its own small binary
             result = await Command.RunAsync(
-                ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Akc"), "-c", "Release", "-r", "linux-x64", "-o", staging, "-nologo", "-p:TrimmerSingleWarn=false"],
+                ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Akc"), "-c", "Release", "-r", "linux-x64", "-o", staging, "--artifacts-path", artifacts, "-nologo", "-p:TrimmerSingleWarn=false"],
                 timeout: TimeSpan.FromMinutes(20),
                 cancellationToken: cancellationToken);
             output = result.Stdout + result.Stderr;
@@ -62,6 +65,7 @@ internal static class Latchd
                 File.Delete(debug);
             }
 
+            Directory.Delete(artifacts, recursive: true);
             Directory.Move(staging, directory);
             // keep the three newest builds: every source change adds one (~10 MB)
             foreach (var old in new DirectoryInfo(CacheRoot).EnumerateDirectories().Where(d => !d.Name.Contains(".tmp-", StringComparison.Ordinal)).OrderByDescending(d => d.LastWriteTimeUtc).Skip(3))

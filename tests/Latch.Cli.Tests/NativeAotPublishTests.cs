@@ -19,7 +19,8 @@ public sealed partial class NativeAotPublishTests
                 RedirectStandardError = true,
                 WorkingDirectory = CliRun.RepoRoot,
             };
-            foreach (var arg in new[] { "publish", "src/Latch.Cli", "-r", "linux-x64", "-p:PublishAot=true", "-o", output, "-nologo", "-v", "minimal" })
+            // --artifacts-path: its own bin/obj, so it never rewrites the Debug outputs other test processes are running from
+            foreach (var arg in new[] { "publish", "src/Latch.Cli", "-r", "linux-x64", "-p:PublishAot=true", "-o", output, "--artifacts-path", Path.Combine(output, "artifacts"), "-nologo", "-v", "minimal" })
             {
                 start.ArgumentList.Add(arg);
             }
