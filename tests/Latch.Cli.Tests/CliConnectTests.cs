@@ -23,6 +23,17 @@ public sealed class CliConnectTests
         return (world, sshd, new Dictionary<string, string?> { ["LATCH_CONFIG"] = config });
     }
 
+    /// <summary>Puts <paramref name="publicKey"/> in the VM's authorized_keys as its only line, with the modes sshd wants.</summary>
+    private static async Task WriteAuthorizedKeyAsync(EmulatedVm vm, string publicKey)
+    {
+        var sshDirectory = Path.GetDirectoryName(vm.AuthorizedKeys)!;
+        Directory.CreateDirectory(sshDirectory);
+        await File.WriteAllTextAsync(vm.AuthorizedKeys, publicKey + "\n", TestContext.Current.CancellationToken);
+        // sshd's StrictModes ignores a file or directory others can write: set the modes rather than trust the umask
+        File.SetUnixFileMode(sshDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(vm.AuthorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
     private static string[] Connect(string method, params string[] remote) => ["connect", "vm00", "--sync-method", method, "--", .. s_sshOptions, .. remote];
 
     [Fact]
@@ -49,12 +60,7 @@ public sealed class CliConnectTests
         await using var _ = world;
         await using var __ = sshd;
         var vm = world.Vms[0];
-        var sshDirectory = Path.GetDirectoryName(vm.AuthorizedKeys)!;
-        Directory.CreateDirectory(sshDirectory);
-        await File.WriteAllTextAsync(vm.AuthorizedKeys, world.LocalPublicKey + "\n", TestContext.Current.CancellationToken);
-        // sshd's StrictModes ignores a file or directory others can write: set the modes rather than trust the umask
-        File.SetUnixFileMode(sshDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        File.SetUnixFileMode(vm.AuthorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await WriteAuthorizedKeyAsync(vm, world.LocalPublicKey);
         var before = File.GetLastWriteTimeUtc(vm.AuthorizedKeys);
 
         foreach (var method in (string[])["ssh", "auto"])
@@ -109,12 +115,7 @@ public sealed class CliConnectTests
         await using var _ = world;
         await using var __ = sshd;
         var vm = world.Vms[0];
-        var sshDirectory = Path.GetDirectoryName(vm.AuthorizedKeys)!;
-        Directory.CreateDirectory(sshDirectory);
-        await File.WriteAllTextAsync(vm.AuthorizedKeys, world.LocalPublicKey + "\n", TestContext.Current.CancellationToken);
-        // sshd's StrictModes ignores a file or directory others can write: set the modes rather than trust the umask
-        File.SetUnixFileMode(sshDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        File.SetUnixFileMode(vm.AuthorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await WriteAuthorizedKeyAsync(vm, world.LocalPublicKey);
         await world.AddFaultAsync("arm", "status=403", world.VmPath("vm00") + "/runCommand", 100);
 
         var result = await world.LatchAsync(env, Connect("run-command", "true"));
