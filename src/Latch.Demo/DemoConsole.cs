@@ -34,6 +34,28 @@ internal sealed class DemoConsole
 /// <summary>A step's expectation did not hold; the message says what was seen.</summary>
 internal sealed class DemoCheckException(string message) : Exception(message);
 
+/// <summary>Waiting for what a step expects, the same way in both demo modes.</summary>
+internal static class DemoChecks
+{
+    /// <summary>Re-checks <paramref name="condition"/> every <paramref name="poll"/> for up to 20 s, then fails the step with <paramref name="failure"/>.</summary>
+    public static async Task Eventually(TimeSpan poll, Func<Task<bool>> condition, string failure, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(20));
+        try
+        {
+            while (!await condition())
+            {
+                await Task.Delay(poll, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new DemoCheckException(failure + " within 20 s");
+        }
+    }
+}
+
 /// <summary>What a running step can do: say how it goes and leave its one-line result for the summary.</summary>
 internal sealed class StepContext(DemoConsole console)
 {

@@ -13,6 +13,9 @@ namespace Latch.Demo;
 /// </summary>
 internal sealed partial class RigDemo(StepRunner steps, DemoWorld world) : IAsyncDisposable
 {
+    /// <summary>How often a step re-checks a condition it waits for.</summary>
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(50);
+
     private const int HostileIntervalMs = 250;
     private const int HostileMaxRewrites = 480; // two minutes at most, even if the demo were killed before it stops them
 
@@ -93,9 +96,9 @@ internal sealed partial class RigDemo(StepRunner steps, DemoWorld world) : IAsyn
                 await world.StartHostileAgentAsync(http, EmulatorProcess.ControlUri, vm.Name, HostileIntervalMs, HostileMaxRewrites, cancellationToken);
             }
 
-            await Eventually(async () => (await vm1.TryReadFileAsync($"/home/{DemoWorld.User}/.ssh/authorized_keys", cancellationToken))?.Trim() == world.Portal.PublicKey,
+            await DemoChecks.Eventually(s_poll, async () => (await vm1.TryReadFileAsync($"/home/{DemoWorld.User}/.ssh/authorized_keys", cancellationToken))?.Trim() == world.Portal.PublicKey,
                 "vm1's authorized_keys was not rewritten to the portal key", cancellationToken);
-            await Eventually(async () => await DemoWorld.HostileRewritesAsync(http, EmulatorProcess.ControlUri, "vm2", cancellationToken) >= 2,
+            await DemoChecks.Eventually(s_poll, async () => await DemoWorld.HostileRewritesAsync(http, EmulatorProcess.ControlUri, "vm2", cancellationToken) >= 2,
                 "the hostile agent did not rewrite vm2's authorized_keys", cancellationToken);
             step.Detail = "both files now hold only the portal key, as after waagent/cloud-init re-applied the VM's osProfile";
         });
@@ -242,23 +245,6 @@ internal sealed partial class RigDemo(StepRunner steps, DemoWorld world) : IAsyn
         }
 
         return result;
-    }
-
-    private static async Task Eventually(Func<Task<bool>> condition, string failure, CancellationToken cancellationToken)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(20));
-        try
-        {
-            while (!await condition())
-            {
-                await Task.Delay(50, deadline.Token);
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new DemoCheckException(failure + " within 20 s");
-        }
     }
 
     private static void Check(bool condition, string failure)

@@ -14,6 +14,9 @@ namespace Latch.Demo;
 /// </summary>
 internal sealed class SandboxDemo(StepRunner steps, DemoWorld world, bool isRoot) : IAsyncDisposable
 {
+    /// <summary>How often a step re-checks a condition it waits for.</summary>
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(25);
+
     private const int HostileIntervalMs = 250;
     private const int HostileMaxRewrites = 480;
 
@@ -96,8 +99,8 @@ internal sealed class SandboxDemo(StepRunner steps, DemoWorld world, bool isRoot
                 await world.StartHostileAgentAsync(http, control, vm, HostileIntervalMs, HostileMaxRewrites, cancellationToken);
             }
 
-            await Eventually(() => Task.FromResult(ReadOrEmpty(AuthorizedKeys("vm1")).Trim() == world.Portal.PublicKey), "vm1's authorized_keys was not rewritten to the portal key", cancellationToken);
-            await Eventually(async () => await DemoWorld.HostileRewritesAsync(http, control, "vm2", cancellationToken) >= 2,
+            await DemoChecks.Eventually(s_poll, () => Task.FromResult(ReadOrEmpty(AuthorizedKeys("vm1")).Trim() == world.Portal.PublicKey), "vm1's authorized_keys was not rewritten to the portal key", cancellationToken);
+            await DemoChecks.Eventually(s_poll, async () => await DemoWorld.HostileRewritesAsync(http, control, "vm2", cancellationToken) >= 2,
                 "the hostile agent did not rewrite vm2's authorized_keys", cancellationToken);
             step.Detail = "vm1's file now holds only the portal key, as after waagent/cloud-init re-applied the VM's osProfile";
         });
@@ -125,7 +128,7 @@ internal sealed class SandboxDemo(StepRunner steps, DemoWorld world, bool isRoot
                     throw new DemoCheckException($"latch-akc did not print the operator's key: {akc.Stderr.Trim()}");
                 }
 
-                await Eventually(() => Task.FromResult(ReadOrEmpty(AuthorizedKeys("vm2")).Contains(world.Operator.PublicKey.Split(' ')[1], StringComparison.Ordinal)),
+                await DemoChecks.Eventually(s_poll, () => Task.FromResult(ReadOrEmpty(AuthorizedKeys("vm2")).Contains(world.Operator.PublicKey.Split(' ')[1], StringComparison.Ordinal)),
                     "the file guard did not put the operator's key back into vm2's authorized_keys", cancellationToken);
                 step.Detail = $"after {rewrites} rewrites latch-akc still answers with the operator's key and the file guard restored authorized_keys";
             });
@@ -250,23 +253,6 @@ internal sealed class SandboxDemo(StepRunner steps, DemoWorld world, bool isRoot
     }
 
     private static string ReadOrEmpty(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
-
-    private static async Task Eventually(Func<Task<bool>> condition, string failure, CancellationToken cancellationToken)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(20));
-        try
-        {
-            while (!await condition())
-            {
-                await Task.Delay(25, deadline.Token);
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new DemoCheckException(failure + " within 20 s");
-        }
-    }
 
     public async ValueTask DisposeAsync()
     {
