@@ -24,15 +24,19 @@ public class KeysBenchmarks
         _rsaBlob = document.Keys.First(k => k.Type == "ssh-rsa").Blob.ToArray();
     }
 
+    // ParseOwned is how latchd and latch parse: the bytes just read from the file are handed over, not copied.
     [Benchmark(Description = "parse + serialise, 100k lines")]
     [Goal(50_000_000, "<= 50 ms")]
-    public byte[] ParseAndSerialise() => AuthorizedKeysDocument.Parse(_file).ToBytes();
+    public byte[] ParseAndSerialise() => AuthorizedKeysDocument.ParseOwned(_file).ToBytes();
+
+    [Benchmark(Description = "parse a copy + serialise, 100k lines")]
+    public byte[] ParseCopyAndSerialise() => AuthorizedKeysDocument.Parse(_file).ToBytes();
 
     [Benchmark(Description = "parse + EnsurePresent(10) + serialise, 100k lines")]
     [Goal(50_000_000, "<= 50 ms")]
     public byte[] ParseEnsurePresentSerialise()
     {
-        var document = AuthorizedKeysDocument.Parse(_file);
+        var document = AuthorizedKeysDocument.ParseOwned(_file);
         document.EnsurePresent(_newKeys);
         return document.ToBytes();
     }

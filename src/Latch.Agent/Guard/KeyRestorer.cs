@@ -40,7 +40,7 @@ internal sealed class KeyRestorer(AuditLog audit, ILogger logger, TimeProvider t
                 return null;
             }
 
-            var document = current is null ? AuthorizedKeysDocument.Empty : AuthorizedKeysDocument.Parse(current);
+            var document = current is null ? AuthorizedKeysDocument.Empty : AuthorizedKeysDocument.ParseOwned(current);
             var missing = wanted.Where(k => !document.Contains(k.Identity)).ToList();
             var present = unwanted.Where(document.Contains).ToList();
             if (missing.Count == 0 && present.Count == 0)

@@ -94,7 +94,7 @@ internal sealed class PlanExecutor(HostSystem system, AgentConfig config, StateS
                     new UserFileTarget(entry.Home, group.Key, entry.Uid, entry.Gid),
                     current =>
                     {
-                        var document = current is null ? AuthorizedKeysDocument.Empty : AuthorizedKeysDocument.Parse(current);
+                        var document = current is null ? AuthorizedKeysDocument.Empty : AuthorizedKeysDocument.ParseOwned(current);
                         added = document.EnsurePresent(group.Select(k => k.Key));
                         return added == 0 ? null : document.ToBytes();
                     },

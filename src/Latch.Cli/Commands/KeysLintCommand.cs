@@ -86,7 +86,7 @@ internal static class KeysLintCommand
             return new LintFileReport(path, $"cannot read '{path}': {why}", 0, 0, []);
         }
 
-        var document = AuthorizedKeysDocument.Parse(content);
+        var document = AuthorizedKeysDocument.ParseOwned(content);
         var lines = new List<LintLine>();
         foreach (var line in document.Lines)
         {

@@ -85,7 +85,7 @@ internal static class KeysStatusCommand
         var content = string.IsNullOrEmpty(outcome.FileBase64) ? [] : Convert.FromBase64String(outcome.FileBase64);
         var agentText = string.IsNullOrEmpty(outcome.AgentBase64) ? "" : Encoding.UTF8.GetString(Convert.FromBase64String(outcome.AgentBase64));
         var agentKeys = AgentKeys(agentText, user);
-        var document = AuthorizedKeysDocument.Parse(content);
+        var document = AuthorizedKeysDocument.ParseOwned(content);
         var keys = document.Keys.Select(k => new StatusKey(
             k.Type,
             k.Sha256Fingerprint,

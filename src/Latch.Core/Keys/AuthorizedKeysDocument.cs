@@ -12,10 +12,10 @@ namespace Latch.Core.Keys;
 /// </remarks>
 public sealed class AuthorizedKeysDocument
 {
-    private readonly List<AuthorizedKeysLine> _lines;
+    private readonly List<LineRecord> _lines;
     private HashSet<KeyIdentity>? _index;
 
-    private AuthorizedKeysDocument(List<AuthorizedKeysLine> lines)
+    private AuthorizedKeysDocument(List<LineRecord> lines)
     {
         _lines = lines;
     }
@@ -23,60 +23,69 @@ public sealed class AuthorizedKeysDocument
     /// <summary>A new empty document (each call returns its own, since documents change).</summary>
     public static AuthorizedKeysDocument Empty => new([]);
 
-    public IReadOnlyList<AuthorizedKeysLine> Lines => _lines;
+    /// <summary>The lines as they are now; each read gives a snapshot of the line (its number included).</summary>
+    public IReadOnlyList<AuthorizedKeysLine> Lines => new LineList(this);
 
     /// <summary>The valid keys, in file order.</summary>
     public IEnumerable<SshPublicKey> Keys
     {
         get
         {
-            foreach (var line in _lines)
+            for (var i = 0; i < _lines.Count; i++)
             {
-                if (line.Key is { } key)
+                if (_lines[i].Kind == LineKind.Key)
                 {
-                    yield return key;
+                    yield return new AuthorizedKeysLine(i + 1, _lines[i]).Key!;
                 }
             }
         }
     }
 
-    public static AuthorizedKeysDocument Parse(ReadOnlySpan<byte> content)
+    /// <summary>Parses a copy of <paramref name="content"/>.</summary>
+    public static AuthorizedKeysDocument Parse(ReadOnlySpan<byte> content) => ParseOwned(content.ToArray());
+
+    /// <summary>
+    /// Parses <paramref name="content"/> without copying it: the lines are slices of the array, so the caller
+    /// hands it over and must not change it afterwards (the bytes just read from a file, say).
+    /// </summary>
+    public static AuthorizedKeysDocument ParseOwned(byte[] content)
     {
-        // Lines are slices of one private copy, and blobs of one shared arena: two allocations per file,
-        // plus the line and key objects.
-        var buffer = content.ToArray();
-        var memory = new ReadOnlyMemory<byte>(buffer);
-        var lines = new List<AuthorizedKeysLine>(EstimateLines(content));
+        ArgumentNullException.ThrowIfNull(content);
+
+        // Lines are slices of the content and blobs slices of one shared arena; the lines themselves are
+        // values in one list. A file is three allocations, whatever its size.
+        var memory = new ReadOnlyMemory<byte>(content);
+        var lines = new List<LineRecord>(EstimateLines(content));
         var arena = new BlobArena((content.Length * 3 / 4) + 16);
         var start = 0;
-        while (start < buffer.Length)
+        while (start < content.Length)
         {
-            var newline = content[start..].IndexOf((byte)'\n');
+            var newline = content.AsSpan(start).IndexOf((byte)'\n');
             int end;
-            ReadOnlyMemory<byte> eol;
+            EndOfLine eol;
             int next;
             if (newline < 0)
             {
-                end = buffer.Length;
-                eol = default;
-                next = buffer.Length;
+                end = content.Length;
+                eol = EndOfLine.None;
+                next = content.Length;
             }
             else
             {
                 end = start + newline;
                 next = end + 1;
-                if (end > start && buffer[end - 1] == (byte)'\r')
+                if (end > start && content[end - 1] == (byte)'\r')
                 {
                     end--;
-                    eol = AuthorizedKeysLine.CrLf;
+                    eol = EndOfLine.CrLf;
                 }
                 else
                 {
-                    eol = AuthorizedKeysLine.Lf;
+                    eol = EndOfLine.Lf;
                 }
             }
 
-            lines.Add(ParseLine(lines.Count + 1, memory[start..end], eol, arena));
+            lines.Add(ParseLine(memory[start..end], eol, arena));
             start = next;
         }
 
@@ -88,7 +97,7 @@ public sealed class AuthorizedKeysDocument
         var length = 0;
         foreach (var line in _lines)
         {
-            length += line.Raw.Length + line.Eol.Length;
+            length += line.Raw.Length + LineRecord.Bytes(line.Eol).Length;
         }
 
         var bytes = new byte[length];
@@ -97,8 +106,9 @@ public sealed class AuthorizedKeysDocument
         {
             line.Raw.Span.CopyTo(bytes.AsSpan(at));
             at += line.Raw.Length;
-            line.Eol.Span.CopyTo(bytes.AsSpan(at));
-            at += line.Eol.Length;
+            var eol = LineRecord.Bytes(line.Eol);
+            eol.Span.CopyTo(bytes.AsSpan(at));
+            at += eol.Length;
         }
 
         return bytes;
@@ -126,12 +136,12 @@ public sealed class AuthorizedKeysDocument
             }
 
             var eol = LineEnding();
-            if (_lines.Count > 0 && _lines[^1].Eol.IsEmpty)
+            if (_lines.Count > 0 && _lines[^1].Eol == EndOfLine.None)
             {
-                _lines[^1].Eol = eol;
+                _lines[^1] = _lines[^1].WithEol(eol);
             }
 
-            _lines.Add(new AuthorizedKeysLine(_lines.Count + 1, LineKind.Key, key.ToLineBytes(), eol, key, null));
+            _lines.Add(new LineRecord(LineKind.Key, key.ToLineBytes(), eol, default, error: null, appendedKey: key));
             appended++;
         }
 
@@ -162,32 +172,27 @@ public sealed class AuthorizedKeysDocument
             return 0;
         }
 
-        var removed = _lines.RemoveAll(line => line.Key is { } key && doomed.Contains(key.Identity));
+        var removed = _lines.RemoveAll(line => line.Identity is { } identity && doomed.Contains(identity));
         if (removed > 0)
         {
-            for (var i = 0; i < _lines.Count; i++)
-            {
-                _lines[i].Number = i + 1;
-            }
-
             _index = null;
         }
 
         return removed;
     }
 
-    private static AuthorizedKeysLine ParseLine(int number, ReadOnlyMemory<byte> raw, ReadOnlyMemory<byte> eol, BlobArena arena)
+    private static LineRecord ParseLine(ReadOnlyMemory<byte> raw, EndOfLine eol, BlobArena arena)
     {
         var kind = KeyLineParser.Classify(raw.Span);
         if (kind != LineKind.Key)
         {
-            return new AuthorizedKeysLine(number, kind, raw, eol, null, null);
+            return new LineRecord(kind, raw, eol, default, error: null, appendedKey: null);
         }
 
-        var error = KeyLineParser.Parse(raw, arena, deep: false, out var key);
+        var error = KeyLineParser.ParseParts(raw.Span, arena, deep: false, out var parts);
         return error is null
-            ? new AuthorizedKeysLine(number, LineKind.Key, raw, eol, key, null)
-            : new AuthorizedKeysLine(number, LineKind.Malformed, raw, eol, null, error);
+            ? new LineRecord(LineKind.Key, raw, eol, parts, error: null, appendedKey: null)
+            : new LineRecord(LineKind.Malformed, raw, eol, default, error, appendedKey: null);
     }
 
     private static int EstimateLines(ReadOnlySpan<byte> content) => Math.Max(4, content.Count((byte)'\n') + 1);
@@ -199,9 +204,9 @@ public sealed class AuthorizedKeysDocument
             var index = new HashSet<KeyIdentity>(_lines.Count);
             foreach (var line in _lines)
             {
-                if (line.Key is { } key)
+                if (line.Identity is { } identity)
                 {
-                    index.Add(key.Identity);
+                    index.Add(identity);
                 }
             }
 
@@ -212,16 +217,33 @@ public sealed class AuthorizedKeysDocument
     }
 
     // New lines follow the file's convention: the ending of the first line that has one.
-    private ReadOnlyMemory<byte> LineEnding()
+    private EndOfLine LineEnding()
     {
         foreach (var line in _lines)
         {
-            if (!line.Eol.IsEmpty)
+            if (line.Eol != EndOfLine.None)
             {
                 return line.Eol;
             }
         }
 
-        return AuthorizedKeysLine.Lf;
+        return EndOfLine.Lf;
+    }
+
+    private sealed class LineList(AuthorizedKeysDocument document) : IReadOnlyList<AuthorizedKeysLine>
+    {
+        public int Count => document._lines.Count;
+
+        public AuthorizedKeysLine this[int index] => new(index + 1, document._lines[index]);
+
+        public IEnumerator<AuthorizedKeysLine> GetEnumerator()
+        {
+            for (var i = 0; i < document._lines.Count; i++)
+            {
+                yield return this[i];
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }

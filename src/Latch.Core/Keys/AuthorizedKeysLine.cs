@@ -15,36 +15,77 @@ public enum LineKind
     Malformed,
 }
 
-/// <summary>One line of an authorized_keys file, exactly as it is in the file.</summary>
+/// <summary>One line of an authorized_keys file, exactly as it is in the file (a snapshot of the document's line).</summary>
 public sealed class AuthorizedKeysLine
 {
-    internal static readonly ReadOnlyMemory<byte> Lf = "\n"u8.ToArray();
-    internal static readonly ReadOnlyMemory<byte> CrLf = "\r\n"u8.ToArray();
+    private readonly LineRecord _record;
+    private SshPublicKey? _key;
 
-    internal AuthorizedKeysLine(int number, LineKind kind, ReadOnlyMemory<byte> raw, ReadOnlyMemory<byte> eol, SshPublicKey? key, KeyParseError? error)
+    internal AuthorizedKeysLine(int number, in LineRecord record)
     {
         Number = number;
-        Kind = kind;
-        Raw = raw;
-        Eol = eol;
-        Key = key;
-        Error = error;
+        _record = record;
+        _key = record.AppendedKey;
     }
 
-    /// <summary>1-based position in the document as it is now.</summary>
-    public int Number { get; internal set; }
+    /// <summary>1-based position in the document when this line was taken from it.</summary>
+    public int Number { get; }
 
-    public LineKind Kind { get; }
+    public LineKind Kind => _record.Kind;
 
     /// <summary>The line's bytes without its end of line.</summary>
-    public ReadOnlyMemory<byte> Raw { get; }
+    public ReadOnlyMemory<byte> Raw => _record.Raw;
 
     /// <summary>"\n", "\r\n", or empty for a last line without a newline. A lone CR is part of <see cref="Raw"/>.</summary>
-    public ReadOnlyMemory<byte> Eol { get; internal set; }
+    public ReadOnlyMemory<byte> Eol => LineRecord.Bytes(_record.Eol);
 
-    public SshPublicKey? Key { get; }
+    /// <summary>The key of a <see cref="LineKind.Key"/> line; null for every other kind.</summary>
+    public SshPublicKey? Key => Kind == LineKind.Key ? _key ??= _record.Parts.CreateKey(Raw) : null;
 
-    public KeyParseError? Error { get; }
+    public KeyParseError? Error => _record.Error;
 
     public override string ToString() => $"{Number}: {Kind}";
+}
+
+internal enum EndOfLine : byte
+{
+    None,
+    Lf,
+    CrLf,
+}
+
+/// <summary>
+/// A line as the document keeps it: a value in one array, with where a key's parts are rather than the key
+/// itself, so a big file is one array for the garbage collector instead of objects per line (which was most
+/// of what parsing cost). <see cref="AuthorizedKeysLine"/> is the public view of one.
+/// </summary>
+internal readonly struct LineRecord(LineKind kind, ReadOnlyMemory<byte> raw, EndOfLine eol, KeyParts parts, KeyParseError? error, SshPublicKey? appendedKey)
+{
+    private static readonly ReadOnlyMemory<byte> s_lf = "\n"u8.ToArray();
+    private static readonly ReadOnlyMemory<byte> s_crLf = "\r\n"u8.ToArray();
+
+    public LineKind Kind => kind;
+
+    public ReadOnlyMemory<byte> Raw => raw;
+
+    public EndOfLine Eol => eol;
+
+    public KeyParts Parts => parts;
+
+    public KeyParseError? Error => error;
+
+    /// <summary>The key a merge appended (built already); null for parsed lines.</summary>
+    public SshPublicKey? AppendedKey => appendedKey;
+
+    /// <summary>The key's identity without building the key, or null when this is no key line.</summary>
+    public KeyIdentity? Identity => kind != LineKind.Key ? null : appendedKey is { } key ? key.Identity : parts.Identity;
+
+    public static ReadOnlyMemory<byte> Bytes(EndOfLine eol) => eol switch
+    {
+        EndOfLine.Lf => s_lf,
+        EndOfLine.CrLf => s_crLf,
+        _ => default,
+    };
+
+    public LineRecord WithEol(EndOfLine newEol) => new(kind, raw, newEol, parts, error, appendedKey);
 }

@@ -26,8 +26,15 @@ internal static class KeyLineParser
     /// <param name="deep">Also run the slow checks (ECDSA points on their curve).</param>
     public static KeyParseError? Parse(ReadOnlyMemory<byte> raw, BlobArena? arena, bool deep, out SshPublicKey? key)
     {
-        key = null;
-        var line = raw.Span;
+        var error = ParseParts(raw.Span, arena, deep, out var parts);
+        key = error is null ? parts.CreateKey(raw) : null;
+        return error;
+    }
+
+    /// <summary>Like the overload above, but leaves the key unbuilt: a whole file keeps one object per line.</summary>
+    public static KeyParseError? ParseParts(ReadOnlySpan<byte> line, BlobArena? arena, bool deep, out KeyParts parts)
+    {
+        parts = default;
         var start = SkipBlanks(line, 0);
         if (start == line.Length)
         {
@@ -37,7 +44,7 @@ internal static class KeyLineParser
         var firstEnd = TokenEnd(line, start);
         if (KeyType.Find(line[start..firstEnd]) is { } type)
         {
-            return ParseKey(raw, type, start, optionsEnd: start, Array.Empty<KeyOption>(), arena, deep, out key);
+            return ParseKey(line, type, start, optionsEnd: start, arena, deep, out parts);
         }
 
         if (KeyType.RefusalHint(line[start..firstEnd]) is { } refusal)
@@ -45,7 +52,9 @@ internal static class KeyLineParser
             return new KeyParseError($"unsupported key type '{ByteText.Printable(line[start..firstEnd])}' ({refusal})", start + 1);
         }
 
-        var optionsError = KeyOptionsParser.Parse(line, start, out var optionsEnd, out var options);
+        // the options are checked here; the key parses them again only when someone asks for them, so a
+        // parsed file does not keep an option list per key alive
+        var optionsError = KeyOptionsParser.Parse(line, start, out var optionsEnd, out _);
         if (optionsError is not null)
         {
             // A bare word that is no option name is far more likely a mistyped key type than an option.
@@ -73,14 +82,13 @@ internal static class KeyLineParser
                 typeStart + 1);
         }
 
-        return ParseKey(raw, type, typeStart, optionsEnd, options, arena, deep, out key);
+        return ParseKey(line, type, typeStart, optionsEnd, arena, deep, out parts);
     }
 
     private static KeyParseError? ParseKey(
-        ReadOnlyMemory<byte> raw, KeyType type, int typeStart, int optionsEnd, IReadOnlyList<KeyOption> options, BlobArena? arena, bool deep, out SshPublicKey? key)
+        ReadOnlySpan<byte> line, KeyType type, int typeStart, int optionsEnd, BlobArena? arena, bool deep, out KeyParts parts)
     {
-        key = null;
-        var line = raw.Span;
+        parts = default;
         var lineStart = SkipBlanks(line, 0);
         var typeEnd = typeStart + type.NameUtf8.Length;
         var blobStart = SkipBlanks(line, typeEnd);
@@ -124,13 +132,7 @@ internal static class KeyLineParser
         }
 
         var commentStart = SkipBlanks(line, blobEnd);
-        key = new SshPublicKey(
-            type,
-            blob,
-            options,
-            optionsEnd > lineStart ? raw[lineStart..optionsEnd] : default,
-            commentStart < line.Length ? raw[commentStart..] : null,
-            facts);
+        parts = new KeyParts(type, blob, lineStart, optionsEnd, commentStart < line.Length ? commentStart : -1, facts);
         return null;
     }
 
@@ -152,6 +154,26 @@ internal static class KeyLineParser
         var end = line[i..].IndexOfAny((byte)' ', (byte)'\t');
         return end < 0 ? line.Length : i + end;
     }
+}
+
+/// <summary>
+/// Where a valid key line's parts are: enough to build its <see cref="SshPublicKey"/> from the line's bytes
+/// when someone asks for it, and to know its identity without building it.
+/// </summary>
+internal readonly struct KeyParts(KeyType type, ReadOnlyMemory<byte> blob, int optionsStart, int optionsEnd, int commentStart, BlobFacts facts)
+{
+    public KeyType Type => type;
+
+    public ReadOnlyMemory<byte> Blob => blob;
+
+    public KeyIdentity Identity => new(type.Name, blob, KeyIdentity.Hash(blob.Span));
+
+    public SshPublicKey CreateKey(ReadOnlyMemory<byte> raw) => new(
+        type,
+        blob,
+        optionsEnd > optionsStart ? raw[optionsStart..optionsEnd] : default,
+        commentStart >= 0 ? raw[commentStart..] : null,
+        facts);
 }
 
 /// <summary>One buffer that the decoded blobs of a whole file share, so parsing does not allocate per key.</summary>

@@ -12,6 +12,7 @@ public sealed class SshPublicKey
     private readonly KeyType _type;
     private readonly ReadOnlyMemory<byte> _optionsText;
     private readonly ReadOnlyMemory<byte>? _commentText;
+    private IReadOnlyList<KeyOption>? _options;
     private string? _comment;
     private string? _sha256;
     private string? _md5;
@@ -20,12 +21,10 @@ public sealed class SshPublicKey
     private long _hashState;
 
     internal SshPublicKey(
-        KeyType type, ReadOnlyMemory<byte> blob, IReadOnlyList<KeyOption> options, ReadOnlyMemory<byte> optionsText,
-        ReadOnlyMemory<byte>? commentText, BlobFacts facts)
+        KeyType type, ReadOnlyMemory<byte> blob, ReadOnlyMemory<byte> optionsText, ReadOnlyMemory<byte>? commentText, BlobFacts facts)
     {
         _type = type;
         Blob = blob;
-        Options = options;
         _optionsText = optionsText;
         _commentText = commentText;
         Bits = facts.Bits;
@@ -41,7 +40,8 @@ public sealed class SshPublicKey
     /// <summary>The comment after the key, verbatim (invalid UTF-8 shows as U+FFFD here; the file keeps the bytes).</summary>
     public string? Comment => _commentText is { } text ? _comment ??= Encoding.UTF8.GetString(text.Span) : null;
 
-    public IReadOnlyList<KeyOption> Options { get; }
+    /// <summary>The options, each once per occurrence, in line order; empty when there are none.</summary>
+    public IReadOnlyList<KeyOption> Options => _options ??= ParseOptions(_optionsText.Span);
 
     /// <summary>The options exactly as written, e.g. <c>restrict,command="uptime"</c>; empty when there are none.</summary>
     public string OptionsText => _optionsText.IsEmpty ? "" : Encoding.UTF8.GetString(_optionsText.Span);
@@ -153,4 +153,16 @@ public sealed class SshPublicKey
     }
 
     public override string ToString() => ToLine();
+
+    // The text was checked when the line was parsed, so it parses again without error.
+    private static IReadOnlyList<KeyOption> ParseOptions(ReadOnlySpan<byte> text)
+    {
+        if (text.IsEmpty)
+        {
+            return [];
+        }
+
+        var error = KeyOptionsParser.Parse(text, 0, out _, out var options);
+        return error is null ? options : throw new InvalidOperationException($"options parsed before no longer parse: {error}");
+    }
 }
