@@ -55,7 +55,8 @@ public sealed class AuthorizedKeysDocument
         // Lines are slices of the content and blobs slices of one shared arena; the lines themselves are
         // values in one list. A file is three allocations, whatever its size.
         var memory = new ReadOnlyMemory<byte>(content);
-        var lines = new List<LineRecord>(EstimateLines(content));
+        // room for the few lines a merge appends, so it does not copy the whole list
+        var lines = new List<LineRecord>(EstimateLines(content) + 16);
         var arena = new BlobArena((content.Length * 3 / 4) + 16);
         var start = 0;
         while (start < content.Length)
@@ -125,27 +126,58 @@ public sealed class AuthorizedKeysDocument
     public int EnsurePresent(IEnumerable<SshPublicKey> keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var index = Index();
-        var appended = 0;
+        var wanted = new HashSet<KeyIdentity>();
+        var missing = new List<SshPublicKey>();
         foreach (var key in keys)
         {
             ArgumentNullException.ThrowIfNull(key);
-            if (!index.Add(key.Identity))
+            if (wanted.Add(key.Identity))
             {
-                continue;
+                missing.Add(key);
             }
-
-            var eol = LineEnding();
-            if (_lines.Count > 0 && _lines[^1].Eol == EndOfLine.None)
-            {
-                _lines[^1] = _lines[^1].WithEol(eol);
-            }
-
-            _lines.Add(new LineRecord(LineKind.Key, key.ToLineBytes(), eol, default, error: null, appendedKey: key));
-            appended++;
         }
 
-        return appended;
+        if (_index is not null)
+        {
+            missing.RemoveAll(key => _index.Contains(key.Identity));
+        }
+        else if (missing.Count > 0)
+        {
+            // One pass over the lines against the few wanted keys costs less than indexing every line.
+            foreach (var line in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_lines))
+            {
+                if (line.Identity is { } identity && wanted.Remove(identity) && wanted.Count == 0)
+                {
+                    break;
+                }
+            }
+
+            missing.RemoveAll(key => !wanted.Contains(key.Identity));
+        }
+
+        if (missing.Count == 0)
+        {
+            return 0;
+        }
+
+        var eol = LineEnding();
+        if (_lines.Count > 0 && _lines[^1].Eol == EndOfLine.None)
+        {
+            _lines[^1] = _lines[^1].WithEol(eol);
+        }
+
+        if (_lines.Capacity < _lines.Count + missing.Count)
+        {
+            _lines.Capacity = _lines.Count + missing.Count;
+        }
+
+        foreach (var key in missing)
+        {
+            _lines.Add(new LineRecord(LineKind.Key, key.ToLineBytes(), eol, default, error: null, appendedKey: key));
+            _index?.Add(key.Identity);
+        }
+
+        return missing.Count;
     }
 
     /// <summary>
