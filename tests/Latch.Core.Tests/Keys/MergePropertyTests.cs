@@ -39,6 +39,12 @@ public sealed class MergePropertyTests
                     keys.Select(k => k.Identity).Distinct().Count(id => !before.Contains(id)),
                     appended);
 
+                // a document that indexed its keys first (Contains) merges to the same bytes
+                var indexed = AuthorizedKeysDocument.Parse(content);
+                _ = indexed.Contains(new KeyIdentity("ssh-ed25519", [1, 2, 3]));
+                Assert.Equal(appended, indexed.EnsurePresent(keys));
+                Assert.True(after.AsSpan().SequenceEqual(indexed.ToBytes()));
+
                 // idempotent, and what was written reads back as the same keys
                 Assert.Equal(0, document.EnsurePresent(keys));
                 Assert.True(after.AsSpan().SequenceEqual(document.ToBytes()));
