@@ -102,28 +102,19 @@ internal static class GuardCommands
             + $" (sshd: {effective.Command ?? effective.Error ?? "none"}, user {effective.CommandUser ?? "-"})").ConfigureAwait(false);
 
         var answer = await ControlSocket.RequestAsync(config.Socket, "status", TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-        if (answer is null)
+        var status = answer is null ? null : JsonSerializer.Deserialize(answer, GuardStatusJsonContext.Default.GuardServiceStatus);
+        if (status is null)
         {
             await output.WriteLineAsync($"file guard: not running (no daemon at {config.Socket})").ConfigureAwait(false);
         }
         else
         {
-            var status = JsonSerializer.Deserialize(answer, GuardStatusJsonContext.Default.GuardServiceStatus)!;
             var g = status.FileGuard;
             await output.WriteLineAsync($"file guard: {g.Mode}, {g.Users} user(s), {g.Watches} watch(es), {g.Restores} restore(s), {g.Refusals} refusal(s)"
                 + (g.FallbackReason is null ? "" : $"; polling every {config.Watch.PollInterval.TotalSeconds:0} s for {string.Join(", ", g.PolledUsers)} because {g.FallbackReason}")).ConfigureAwait(false);
-            if (status.KeyVault is { } kv)
-            {
-                await output.WriteLineAsync($"key vault: {kv.Vault}: " + (kv.UsingLastKnownGood
-                    ? $"UNAVAILABLE since {kv.LastAttempt:u}, keeping the last known good keys ({kv.LastError})"
-                    : $"ok, last pull {kv.LastSuccess:u}, {kv.Keys} key(s), {kv.Requests} request(s) so far")).ConfigureAwait(false);
-            }
         }
 
-        if (answer is null || JsonSerializer.Deserialize(answer, GuardStatusJsonContext.Default.GuardServiceStatus)?.KeyVault is null)
-        {
-            await output.WriteLineAsync(config.KeyVault.VaultUrl is null ? "key vault: not configured" : $"key vault: {config.KeyVault.VaultUrl} (pulled by the daemon, which is not running)").ConfigureAwait(false);
-        }
+        await output.WriteLineAsync(KeyVaultLine(config, status)).ConfigureAwait(false);
 
         var store = new KeyStoreFiles(config.StoreDirectory);
         var total = 0;
@@ -147,4 +138,14 @@ internal static class GuardCommands
 
         return 0;
     }
+
+    private static string KeyVaultLine(GuardConfig config, GuardServiceStatus? status) => (status, status?.KeyVault, config.KeyVault.VaultUrl) switch
+    {
+        (_, { } kv, _) => $"key vault: {kv.Vault}: " + (kv.UsingLastKnownGood
+            ? $"UNAVAILABLE since {kv.LastAttempt:u}, keeping the last known good keys ({kv.LastError})"
+            : $"ok, last pull {kv.LastSuccess:u}, {kv.Keys} key(s), {kv.Requests} request(s) so far"),
+        (_, null, null) => "key vault: not configured",
+        (null, null, var url) => $"key vault: {url} (pulled by the daemon, which is not running)",
+        (_, null, var url) => $"key vault: {url} is configured, but the running daemon does not pull it (it started with another configuration: restart latchd)",
+    };
 }

@@ -27,7 +27,9 @@ public sealed class GuardFileTests
         var audit = await vm.Vm.ReadFileAsync("/var/log/latch/audit.jsonl", ct);
         Assert.Contains("\"action\":\"restore\"", audit, StringComparison.Ordinal);
         Assert.Contains("-rw-------", (await vm.Vm.ExecAsync(["ls", "-l", "/var/log/latch/audit.jsonl"], cancellationToken: ct)).Stdout, StringComparison.Ordinal);
-        Assert.Contains("file guard: inotify, 1 user(s)", (await vm.LatchdAsync("guard", "status")).Stdout, StringComparison.Ordinal);
+        var guardStatus = (await vm.LatchdAsync("guard", "status")).Stdout;
+        Assert.Contains("file guard: inotify, 1 user(s)", guardStatus, StringComparison.Ordinal);
+        Assert.Contains("key vault: not configured", guardStatus, StringComparison.Ordinal);
         var status = await vm.LatchdAsync("status", "--json");
         using var report = System.Text.Json.JsonDocument.Parse(status.Stdout);
         var guard = report.RootElement.GetProperty("guard");
