@@ -28,11 +28,11 @@ public sealed class FileGuardTests : IDisposable
 
     private string AuditPath => _dir.Combine("log/audit.jsonl");
 
-    private KeyRestorer Restorer() => new(new AuditLog(AuditPath), new StderrLogger(_log), TimeProvider.System);
+    private KeyRestorer Restorer() => new(new AuditLog(AuditPath), Latch.Agent.Logging.StderrLogger.Create(Microsoft.Extensions.Logging.LogLevel.Information, _log), TimeProvider.System);
 
     private (FileGuard Guard, Task Run, CancellationTokenSource Stop) Start(FileGuardOptions? options = null)
     {
-        var guard = new FileGuard(_store, new UserAccounts(_dir.PasswdPath), Restorer(), options ?? new FileGuardOptions(), new StderrLogger(_log), TimeProvider.System);
+        var guard = new FileGuard(_store, new UserAccounts(_dir.PasswdPath), Restorer(), options ?? new FileGuardOptions(), Latch.Agent.Logging.StderrLogger.Create(Microsoft.Extensions.Logging.LogLevel.Information, _log), TimeProvider.System);
         var stop = new CancellationTokenSource();
         using var started = new ManualResetEventSlim();
         var run = Task.Factory.StartNew(() => guard.Run(stop.Token, started), TaskCreationOptions.LongRunning);

@@ -80,7 +80,7 @@ internal static class GuardCommands
     private static async Task<int> WatchAsync(string? configPath, CancellationToken cancellationToken)
     {
         var config = LoadConfig(configPath);
-        var logger = new StderrLogger(Console.Error);
+        var logger = Logging.StderrLogger.Create(LogLevel.Information);
         using var service = new GuardService(config, logger, TimeProvider.System);
         var ready = new TaskCompletionSource();
         var run = service.RunAsync(cancellationToken, ready);

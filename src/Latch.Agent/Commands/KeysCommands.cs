@@ -94,7 +94,7 @@ internal static class KeysCommands
         }
 
         // no daemon: pull once and restore here
-        var logger = new StderrLogger(Console.Error, Microsoft.Extensions.Logging.LogLevel.Warning);
+        var logger = Logging.StderrLogger.Create(Microsoft.Extensions.Logging.LogLevel.Warning);
         var store = new KeyStoreFiles(config.StoreDirectory);
         IReadOnlyList<string> changed = [];
         KeyVaultStatus? status = null;

@@ -12,7 +12,10 @@ internal sealed class StderrLogger(TextWriter output, LogLevel minimum, bool jou
     private readonly Lock _gate = new();
 
     public static StderrLogger Create(bool verbose, TextWriter? output = null) =>
-        new(output ?? Console.Error, verbose ? LogLevel.Debug : LogLevel.Information, Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 });
+        Create(verbose ? LogLevel.Debug : LogLevel.Information, output);
+
+    public static StderrLogger Create(LogLevel minimum, TextWriter? output = null) =>
+        new(output ?? Console.Error, minimum, Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 });
 
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
@@ -27,7 +30,9 @@ internal sealed class StderrLogger(TextWriter output, LogLevel minimum, bool jou
         }
 
         // one line per record: a message never moves the cursor or forges a second journal entry
-        var message = formatter(state, exception).Replace('\n', ' ').Replace('\r', ' ');
+        // an exception shows as its message only: a stack trace is for a debugger, not the journal
+        var text = exception is null ? formatter(state, exception) : $"{formatter(state, exception)}: {exception.Message}";
+        var message = text.Replace('\n', ' ').Replace('\r', ' ');
         var line = journal
             ? $"<{Priority(logLevel)}>{message}"
             : $"latchd: {Name(logLevel)}{message}";
