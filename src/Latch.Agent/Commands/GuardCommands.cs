@@ -86,6 +86,15 @@ internal static class GuardCommands
         var run = service.RunAsync(cancellationToken, ready);
         await Task.WhenAny(ready.Task, run).ConfigureAwait(false);
         await Console.Error.WriteLineAsync("<6>guard: ready").ConfigureAwait(false);
+
+        // like latchd run: once the first pass is over the guard mostly waits, so give back what start-up used
+        await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(3), cancellationToken)).ConfigureAwait(false);
+        if (!run.IsCompleted)
+        {
+            var (before, after) = Daemon.IdleTrim.Run();
+            Log.IdleTrimmed(logger, before / 1024.0, after / 1024.0);
+        }
+
         await run.ConfigureAwait(false);
         return 0;
     }
