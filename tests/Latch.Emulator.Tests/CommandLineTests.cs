@@ -211,6 +211,135 @@ public sealed partial class CommandLineTests
         Assert.Contains(message, stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Information")]
+    [InlineData("Trace")]
+    public async Task The_request_log_has_method_path_status_and_duration_and_never_a_secret_or_token(string level)
+    {
+        const string tenant = "5e1c0a7e-0000-4000-8000-0000000000aa";
+        const string clientId = "6b3c4d5e-6f70-4a81-92b3-c4d5e6f7a8b9";
+        var seeded = "SEEDED-" + Guid.NewGuid().ToString("N");
+        var written = "WRITTEN-" + Guid.NewGuid().ToString("N");
+        var clientSecret = "CLIENT-" + Guid.NewGuid().ToString("N");
+        var password = "PASSWORD-" + Guid.NewGuid().ToString("N");
+        var signature = "SIG-" + Guid.NewGuid().ToString("N");
+        var directory = Directory.CreateTempSubdirectory("latch-emu-secrets-").FullName;
+        var scenario = Path.Combine(directory, "scenario.toml");
+        await File.WriteAllTextAsync(scenario, $"""
+            tenant_id = "{tenant}"
+            [[vms]]
+            name = "vm-a"
+            admin_password = "{password}"
+            disable_password_authentication = false
+            principal_id = "7d1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
+            [[vaults]]
+            name = "kv-a"
+            allowed_principals = ["7d1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"]
+            [[vaults.secrets]]
+            name = "seeded"
+            value = "{seeded}"
+            [[service_principals]]
+            client_id = "{clientId}"
+            client_secret = "{clientSecret}"
+            """, TestContext.Current.CancellationToken);
+        using var process = Start("--scenario", scenario, "--state-dir", directory, "--log-level", level, "--write-media", "vm-a", "--run-command-latency", "0");
+        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var tokens = new List<string>();
+        string requests;
+        try
+        {
+            var printed = await ReadUntilReadyAsync(process);
+            var ct = TestContext.Current.CancellationToken;
+            using var http = new HttpClient(new SocketsHttpHandler
+            {
+                UseProxy = false,
+                SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+                    {
+                        TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                        CustomTrustStore = { System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(printed["ca"], ct)) },
+                        RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                    },
+                },
+            });
+
+            // a managed-identity token from IMDS (with a secret-looking query value), and an Entra token for a client secret
+            using (var identity = new HttpRequestMessage(HttpMethod.Get, printed["imds"] + $"metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&sig={signature}"))
+            {
+                identity.Headers.Add("Metadata", "true");
+                using var answer = await http.SendAsync(identity, ct);
+                Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+                tokens.Add(JsonDocument.Parse(await answer.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("access_token").GetString()!);
+            }
+
+            using (var form = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = clientSecret, ["scope"] = "https://management.azure.com/.default",
+            }))
+            using (var answer = await http.PostAsync(printed["arm"] + tenant + "/oauth2/v2.0/token", form, ct))
+            {
+                Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+                tokens.Add(JsonDocument.Parse(await answer.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("access_token").GetString()!);
+            }
+
+            // Key Vault: read the seeded secret, write a new one; ARM: list VMs with the Entra token
+            async Task<HttpResponseMessage> SendAsync(HttpMethod method, string url, string token, string? json = null)
+            {
+                using var request = new HttpRequestMessage(method, url);
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+                if (json is not null)
+                {
+                    request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+                }
+
+                return await http.SendAsync(request, ct);
+            }
+
+            using (var read = await SendAsync(HttpMethod.Get, printed["keyvault"] + "secrets/seeded?api-version=7.5", tokens[0]))
+            {
+                Assert.Contains(seeded, await read.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+            }
+
+            using (var write = await SendAsync(HttpMethod.Put, printed["keyvault"] + "secrets/written?api-version=7.5", tokens[0], $$"""{"value":"{{written}}"}"""))
+            {
+                Assert.Equal(HttpStatusCode.OK, write.StatusCode);
+            }
+
+            using (var list = await SendAsync(HttpMethod.Get, printed["arm"] + "subscriptions?api-version=2022-12-01", tokens[1]))
+            {
+                Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+            }
+
+            requests = await http.GetStringAsync(printed["control"] + "requests", ct);
+        }
+        finally
+        {
+            await StopAsync(process);
+        }
+
+        var log = await stderr;
+        try
+        {
+            foreach (var value in new[] { seeded, written, clientSecret, password, signature }.Concat(tokens))
+            {
+                Assert.DoesNotContain(value, log, StringComparison.Ordinal);
+                Assert.DoesNotContain(value, requests, StringComparison.Ordinal);
+            }
+
+            // every request: group, method, path (secret query values masked), status and duration
+            Assert.Matches(@"identity GET /metadata/identity/oauth2/token\?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&sig=\*\*\* -> 200 in [0-9.]+ ms", log);
+            Assert.Matches($@"arm POST /{tenant}/oauth2/v2.0/token -> 200 in [0-9.]+ ms", log);
+            Assert.Matches(@"keyvault GET /secrets/seeded\?api-version=7.5 -> 200 in [0-9.]+ ms", log);
+            Assert.Matches(@"keyvault PUT /secrets/written\?api-version=7.5 -> 200 in [0-9.]+ ms", log);
+            Assert.Matches(@"arm GET /subscriptions\?api-version=2022-12-01 -> 200 in [0-9.]+ ms", log);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary>Reads the ready summary: NAME VALUE lines until "ready".</summary>
     private static async Task<Dictionary<string, string>> ReadUntilReadyAsync(Process process)
     {
