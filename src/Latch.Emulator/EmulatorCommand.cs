@@ -23,8 +23,58 @@ internal sealed record EmulatorArguments
     public int? RunCommandLatencyMs { get; init; }
     public IReadOnlyList<FaultRule> Faults { get; init; } = [];
     public IReadOnlyList<string> Media { get; init; } = [];
+    public IReadOnlyList<HostileAgentFlag> HostileAgents { get; init; } = [];
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
     public bool Help { get; init; }
+}
+
+/// <summary>One <c>--hostile-agent VM,interval=MS,key=FILE[,max=N]</c>: the VM, and the agent's options once the key file is read.</summary>
+internal sealed record HostileAgentFlag(string Vm, string KeyFile, int IntervalMs, int MaxRewrites)
+{
+    public const string Syntax = "VM,interval=MS,key=PUBKEY_FILE[,max=N]";
+
+    public static HostileAgentFlag Parse(string spec)
+    {
+        var parts = spec.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0 || parts[0].Contains('=', StringComparison.Ordinal))
+        {
+            throw new FormatException($"--hostile-agent '{spec}': expected {Syntax}, e.g. vm-web,interval=100,key=hostile.pub");
+        }
+
+        int? interval = null;
+        var max = Hostile.HostileAgent.DefaultMaxRewrites;
+        string? key = null;
+        foreach (var part in parts.Skip(1))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            var (name, value) = eq < 0 ? (part, "") : (part[..eq], part[(eq + 1)..]);
+            switch (name)
+            {
+                case "interval":
+                    interval = Number(spec, name, value);
+                    break;
+                case "max":
+                    max = Number(spec, name, value);
+                    break;
+                case "key":
+                    key = value.Length > 0 ? value : throw new FormatException($"--hostile-agent '{spec}': key= needs the path of a public key file");
+                    break;
+                default:
+                    throw new FormatException($"--hostile-agent '{spec}': unknown option '{name}'; use interval=MS, key=FILE, max=N");
+            }
+        }
+
+        return new HostileAgentFlag(
+            parts[0],
+            key ?? throw new FormatException($"--hostile-agent '{spec}': key=FILE is missing (the public key the agent writes)"),
+            interval ?? throw new FormatException($"--hostile-agent '{spec}': interval=MS is missing (how often it rewrites)"),
+            max);
+    }
+
+    private static int Number(string spec, string name, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            ? n
+            : throw new FormatException($"--hostile-agent '{spec}': {name} needs a whole number, not '{value}'");
 }
 
 /// <summary>latch-emulator's command line: parse, start the host, print endpoints and "ready", run until SIGTERM/SIGINT.</summary>
@@ -44,15 +94,22 @@ internal static class EmulatorCommand
           --arm ADDR:PORT             ARM + Entra token listener (HTTPS)     (default 127.0.0.1:0)
           --control ADDR:PORT         control API listener (JSON)            (default 127.0.0.1:0)
           --state-dir DIR             where media and certificates go       (default: a new temporary directory)
-          --run-command-latency MS    how long an ARM run-command takes     (default 3000)
+          --run-command-latency MS    how long an ARM run-command takes (default 3000, Azure-like; 0 for tests)
           --fault SPEC                inject a fault from the start; repeatable. SPEC is
                                       GROUP:KIND[=VALUE][,path=PREFIX][,count=N]
                                       GROUP: imds, wireserver, hostgaplugin, keyvault, arm, identity, * (all)
-                                      KIND:  latency=MS, status=CODE (500/503), gone (410), throttle=SECONDS (429 +
+                                      KIND:  latency=MS, status=CODE (any 4xx/5xx; 500, 503 usual), gone (410), throttle=SECONDS (429 +
                                              Retry-After), reset (abort the connection), lost (handle the request,
                                              then abort instead of answering), timeout[=MS] (hold, then abort),
-                                             truncate (short body), malformed (invalid JSON/XML)
+                                             truncate (short body), malformed (invalid JSON/XML),
+                                             limit=N (Key Vault-style service limit: N requests per 10 s, then
+                                             429 + Retry-After until the window ends)
                                       e.g. --fault imds:status=503,count=3 --fault wireserver:latency=200
+          --hostile-agent {HostileAgentFlag.Syntax}
+                                      from the start, overwrite VM's authorized_keys with the one key in FILE
+                                      every MS ms (at most N times, default 10000), the way
+                                      waagent/cloud-init do; needs the VM's authorized_keys_host_path or exec
+                                      in the scenario; repeatable (one per VM). Also: POST /vms/VM/hostile-agent
           --write-media VM            write ovf-env.xml (+ ISO) for VM (or 'all') at start; repeatable
           --log-level LEVEL           Trace, Debug, Information (default), Warning, Error
           -h, --help                  show this help
@@ -60,7 +117,7 @@ internal static class EmulatorCommand
         Output: when ready, stdout gets one line per endpoint, then 'ready':
           imds http://…   wireserver http://…   hostgaplugin http://…   keyvault https://…   arm https://…
           control http://…
-          ca /path/ca.pem   state DIR   media VM OVF_ENV_PATH ISO_PATH|-   ready
+          ca /path/ca.pem   state DIR   media VM OVF_ENV_PATH ISO_PATH|-   hostile-agent VM TARGET   ready
         Logs (every request: group, method, path with secret query values masked, status, ms) go to stderr.
         SIGTERM or SIGINT stops it; the exit code is then 0. Usage errors exit 2, start failures 1.
 
@@ -97,6 +154,37 @@ internal static class EmulatorCommand
         {
             await stderr.WriteLineAsync($"latch-emulator: {e.Message}").ConfigureAwait(false);
             return 2;
+        }
+
+        var unknownAgent = parsed.HostileAgents.FirstOrDefault(a => !scenario.Vms.Any(v => string.Equals(v.Name, a.Vm, StringComparison.OrdinalIgnoreCase)));
+        if (unknownAgent is not null)
+        {
+            await stderr.WriteLineAsync($"latch-emulator: --hostile-agent {unknownAgent.Vm}: no such VM in the scenario (known: {string.Join(", ", scenario.Vms.Select(v => v.Name))}).").ConfigureAwait(false);
+            return 2;
+        }
+
+        var hostileOptions = new List<(string Vm, Hostile.HostileAgentOptions Options)>();
+        foreach (var agent in parsed.HostileAgents)
+        {
+            string key;
+            try
+            {
+                key = (await File.ReadAllTextAsync(agent.KeyFile).ConfigureAwait(false)).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                await stderr.WriteLineAsync($"latch-emulator: --hostile-agent {agent.Vm}: cannot read key file '{agent.KeyFile}': {e.Message}").ConfigureAwait(false);
+                return 2;
+            }
+
+            var options = new Hostile.HostileAgentOptions(key, agent.IntervalMs, agent.MaxRewrites);
+            if (options.Validate() is { } problem)
+            {
+                await stderr.WriteLineAsync($"latch-emulator: --hostile-agent {agent.Vm}: {problem} (in '{agent.KeyFile}' or the options).").ConfigureAwait(false);
+                return 2;
+            }
+
+            hostileOptions.Add((agent.Vm, options));
         }
 
         var unknownMedia = parsed.Media.FirstOrDefault(m => m != "all" && !scenario.Vms.Any(v => string.Equals(v.Name, m, StringComparison.OrdinalIgnoreCase)));
@@ -168,6 +256,20 @@ internal static class EmulatorCommand
                 await stdout.WriteLineAsync($"media {vm.Name} {paths.OvfEnvPath} {paths.IsoPath ?? "-"}").ConfigureAwait(false);
             }
 
+            foreach (var (name, options) in hostileOptions)
+            {
+                try
+                {
+                    var agent = await host.State.HostileAgents.StartAsync(host.State.GetVm(name), options).ConfigureAwait(false);
+                    await stdout.WriteLineAsync($"hostile-agent {agent.Status.Vm} {agent.Status.Target}").ConfigureAwait(false);
+                }
+                catch (InvalidOperationException e)
+                {
+                    await stderr.WriteLineAsync($"latch-emulator: --hostile-agent {name}: {e.Message}").ConfigureAwait(false);
+                    return 2;
+                }
+            }
+
             await stdout.WriteLineAsync("ready").ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
 
@@ -195,6 +297,7 @@ internal static class EmulatorCommand
         var result = new EmulatorArguments();
         var faults = new List<FaultRule>();
         var media = new List<string>();
+        var hostile = new List<HostileAgentFlag>();
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -221,6 +324,7 @@ internal static class EmulatorCommand
                 "--run-command-latency" => result with { RunCommandLatencyMs = Milliseconds(arg, Value()) },
                 "--fault" => Add(faults, FaultRule.Parse(Value()), result),
                 "--write-media" => Add(media, Value(), result),
+                "--hostile-agent" => Add(hostile, HostileAgentFlag.Parse(Value()), result),
                 "--log-level" => result with { LogLevel = Enum.TryParse<LogLevel>(Value(), ignoreCase: true, out var level) ? level : throw new FormatException($"--log-level: use Trace, Debug, Information, Warning or Error") },
                 _ => throw new FormatException($"unknown argument '{args[i]}'"),
             };
@@ -231,7 +335,7 @@ internal static class EmulatorCommand
             throw new FormatException("--scenario FILE is required (e.g. --scenario examples/demo.toml)");
         }
 
-        return result with { Faults = faults, Media = media };
+        return result with { Faults = faults, Media = media, HostileAgents = hostile };
     }
 
     private static EmulatorArguments Add<T>(List<T> list, T item, EmulatorArguments result)

@@ -30,6 +30,8 @@ public sealed record VmDefinition
     /// <summary>Clear-text admin password for ovf-env.xml (never logged); null when none.</summary>
     public string? AdminPassword { get; init; }
     public IReadOnlyList<VmPublicKey> PublicKeys { get; init; } = [];
+    /// <summary>ovf-env.xml SSH/KeyPairs: private keys the fabric would place from a certificate (thumbprint + path).</summary>
+    public IReadOnlyList<VmKeyPair> KeyPairs { get; init; } = [];
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
     /// <summary>Base64 custom data, as given to ovf-env.xml CustomData; null when none.</summary>
     public string? CustomData { get; init; }
@@ -79,6 +81,9 @@ public sealed record ServicePrincipalDefinition
 }
 
 public sealed record VmPublicKey(string KeyData, string Path);
+
+/// <summary>One ovf-env.xml <c>KeyPair</c>: the certificate's SHA-1 thumbprint (40 hex digits) and where the private key goes.</summary>
+public sealed record VmKeyPair(string Fingerprint, string Path);
 
 /// <summary>One Key Vault and who may read or write it.</summary>
 public sealed record VaultDefinition

@@ -93,6 +93,51 @@ public sealed class FaultTests
         Assert.Equal("TooManyRequests", json.RootElement.GetProperty("error").GetProperty("code").GetString());
     }
 
+    [Theory]
+    [InlineData("keyvault", 403, "Forbidden")]
+    [InlineData("arm", 403, "Forbidden")]
+    [InlineData("keyvault", 404, "NotFound")]
+    [InlineData("arm", 409, "Conflict")]
+    [InlineData("keyvault", 500, "InternalServerError")]
+    [InlineData("arm", 502, "BadGateway")]
+    [InlineData("keyvault", 503, "ServiceUnavailable")]
+    [InlineData("arm", 504, "GatewayTimeout")]
+    public async Task A_status_fault_answers_with_the_code_and_reason_of_that_status(string group, int status, string code)
+    {
+        await using var emulator = await TestEmulator.StartAsync();
+        await AddAsync(emulator, $"{group}:status={status}");
+        var url = group == "keyvault" ? new Uri(emulator.Host.KeyVault, "/secrets/x?api-version=7.4") : new Uri(emulator.Host.Arm, "/subscriptions?api-version=2022-12-01");
+
+        using var response = await emulator.TrustingHttp.GetAsync(url, TestContext.Current.CancellationToken);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal(Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status), response.ReasonPhrase);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        var error = json.RootElement.GetProperty("error");
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        if (status != 500)
+        {
+            Assert.DoesNotContain("Internal server error", error.GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
+    public async Task A_4xx_status_fault_on_the_wireserver_and_identity_names_that_status_not_a_server_error()
+    {
+        await using var emulator = await TestEmulator.StartAsync();
+        await AddAsync(emulator, "wireserver:status=403");
+        await AddAsync(emulator, "identity:status=403");
+
+        using var wire = await emulator.Http.GetAsync(new Uri(emulator.Host.WireServer, "/machine/?comp=goalstate"), TestContext.Current.CancellationToken);
+        using var token = await emulator.ImdsAsync("/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net");
+
+        Assert.Equal(HttpStatusCode.Forbidden, wire.StatusCode);
+        Assert.Contains("<Code>Forbidden</Code>", await wire.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, token.StatusCode);
+        using var json = JsonDocument.Parse(await token.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Equal("access_denied", json.RootElement.GetProperty("error").GetString());
+    }
+
     [Fact]
     public async Task Limit_lets_that_many_requests_through_per_10_second_window_then_answers_429_until_the_window_ends()
     {

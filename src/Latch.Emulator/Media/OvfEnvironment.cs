@@ -53,6 +53,14 @@ internal static class OvfEnvironment
 
             w.WriteEndElement();
             w.WriteStartElement("KeyPairs", WaNamespace);
+            foreach (var pair in d.KeyPairs)
+            {
+                w.WriteStartElement("KeyPair", WaNamespace);
+                w.WriteElementString("Fingerprint", WaNamespace, pair.Fingerprint);
+                w.WriteElementString("Path", WaNamespace, pair.Path);
+                w.WriteEndElement();
+            }
+
             w.WriteEndElement();
             w.WriteEndElement();
             if (d.CustomData is { Length: > 0 } customData)

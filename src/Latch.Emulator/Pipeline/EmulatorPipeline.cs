@@ -3,6 +3,7 @@ using Latch.Emulator.Faults;
 using Latch.Emulator.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 
 namespace Latch.Emulator.Pipeline;
@@ -146,18 +147,21 @@ internal static class EmulatorPipeline
     internal static Task WriteErrorAsync(HttpContext context, int status, string group)
     {
         context.Response.StatusCode = status;
+        var code = ErrorCode(status);
         var message = status switch
         {
             410 => "The resource is temporarily gone. Retry after some time.",
             429 => "Too many requests. Retry after the time in the Retry-After header.",
             503 => "The service is temporarily unavailable. Retry after some time.",
-            _ => "Internal server error. Retry after some time.",
+            500 => "Internal server error. Retry after some time.",
+            >= 500 => $"{ReasonPhrases.GetReasonPhrase(status)}. Retry after some time.",
+            _ => $"{ReasonPhrases.GetReasonPhrase(status)} (HTTP {status}).",
         };
         switch (group)
         {
             case "wireserver":
                 context.Response.ContentType = "text/xml; charset=utf-8";
-                return context.Response.WriteAsync(WireErrorXml(status == 429 ? "TooManyRequests" : "ServiceError", message), context.RequestAborted);
+                return context.Response.WriteAsync(WireErrorXml(status >= 500 ? "ServiceError" : code, message), context.RequestAborted);
             case "hostgaplugin":
                 context.Response.ContentType = "text/plain; charset=utf-8";
                 return context.Response.WriteAsync(message, context.RequestAborted);
@@ -166,13 +170,22 @@ internal static class EmulatorPipeline
                 return context.Response.WriteAsync($"{{\"error\":\"{message}\"}}", context.RequestAborted);
             case "identity":
                 context.Response.ContentType = "application/json; charset=utf-8";
-                return context.Response.WriteAsync($"{{\"error\":\"{(status == 429 ? "too_many_requests" : "server_error")}\",\"error_description\":\"{message}\"}}", context.RequestAborted);
+                var oauth = status switch { 429 => "too_many_requests", >= 500 => "server_error", 401 or 403 => "access_denied", _ => "invalid_request" };
+                return context.Response.WriteAsync($"{{\"error\":\"{oauth}\",\"error_description\":\"{message}\"}}", context.RequestAborted);
             default:
                 context.Response.ContentType = "application/json; charset=utf-8";
-                var code = status switch { 410 => "Gone", 429 => "TooManyRequests", 503 => "ServiceUnavailable", _ => "InternalServerError" };
                 return context.Response.WriteAsync($"{{\"error\":{{\"code\":\"{code}\",\"message\":\"{message}\"}}}}", context.RequestAborted);
         }
     }
+
+    /// <summary>ARM's and Key Vault's <c>error.code</c> for a bare status: its reason phrase without spaces (403 → Forbidden).</summary>
+    internal static string ErrorCode(int status) => status switch
+    {
+        429 => "TooManyRequests",
+        _ => ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase
+            ? string.Concat(phrase.Split(' ', '-')).Replace("'", "", StringComparison.Ordinal)
+            : status >= 500 ? "InternalServerError" : "BadRequest",
+    };
 
     internal static string WireErrorXml(string code, string message) =>
         $"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><Code>{System.Security.SecurityElement.Escape(code)}</Code><Message>{System.Security.SecurityElement.Escape(message)}</Message><Details /></Error>";

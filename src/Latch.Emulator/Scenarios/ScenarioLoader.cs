@@ -75,6 +75,7 @@ public static class ScenarioLoader
             DisablePasswordAuthentication = t.Bool("disable_password_authentication") ?? defaults.DisablePasswordAuthentication,
             AdminPassword = t.String("admin_password"),
             PublicKeys = t.Tables("public_keys").Select(k => MapKey(k)).ToArray(),
+            KeyPairs = t.Tables("key_pairs").Select(k => MapKeyPair(k)).ToArray(),
             Tags = t.StringMap("tags"),
             CustomData = t.String("custom_data", ValidateBase64),
             UserData = t.String("user_data", ValidateBase64),
@@ -120,6 +121,15 @@ public static class ScenarioLoader
         };
         t.RejectUnknown();
         return principal;
+    }
+
+    private static VmKeyPair MapKeyPair(TableReader t)
+    {
+        var pair = new VmKeyPair(
+            t.RequiredString("fingerprint", v => v.Length == 40 && v.All(char.IsAsciiHexDigit) ? null : "the certificate's SHA-1 thumbprint: 40 hex digits").ToUpperInvariant(),
+            t.RequiredString("path", v => v.StartsWith('/') ? null : "an absolute path in the VM (/home/azureuser/.ssh/id_rsa)"));
+        t.RejectUnknown();
+        return pair;
     }
 
     private static VmPublicKey MapKey(TableReader t)

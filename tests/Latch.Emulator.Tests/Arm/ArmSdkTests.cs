@@ -3,6 +3,7 @@ using Azure.Core;
 using Azure.ResourceManager;
 using Azure.ResourceManager.Compute;
 using Azure.ResourceManager.Compute.Models;
+using Azure.ResourceManager.Resources;
 
 namespace Latch.Emulator.Tests;
 
@@ -76,6 +77,52 @@ public sealed class ArmSdkTests : IAsyncLifetime
         Assert.EndsWith("/networkInterfaces/vm1-nic", Assert.Single(data.NetworkProfile.NetworkInterfaces).Id!.ToString(), StringComparison.Ordinal);
         Assert.Equal("managed", data.Tags["latch"]);
         Assert.Equal(_scenario.Vms[0].PrincipalId, data.Identity.PrincipalId.ToString());
+    }
+
+    [Fact]
+    public async Task Lists_and_gets_subscriptions_resource_groups_and_vms_through_the_unmodified_sdk()
+    {
+        var client = Client();
+        var ct = TestContext.Current.CancellationToken;
+
+        var subscriptions = new List<SubscriptionResource>();
+        await foreach (var s in client.GetSubscriptions().GetAllAsync(ct))
+        {
+            subscriptions.Add(s);
+        }
+
+        var subscription = Assert.Single(subscriptions);
+        Assert.Equal(_scenario.SubscriptionId, subscription.Data.SubscriptionId);
+        var got = await client.GetSubscriptions().GetAsync(_scenario.SubscriptionId, ct);
+        Assert.Equal(subscription.Data.Id, got.Value.Data.Id);
+
+        var groups = new List<string>();
+        await foreach (var g in subscription.GetResourceGroups().GetAllAsync(cancellationToken: ct))
+        {
+            groups.Add(g.Data.Name);
+        }
+
+        Assert.Equal(["latch-rg"], groups);
+        var group = (await subscription.GetResourceGroups().GetAsync("latch-rg", ct)).Value;
+        Assert.Equal("latch-rg", group.Data.Name);
+
+        var inSubscription = new List<string>();
+        await foreach (var vm in subscription.GetVirtualMachinesAsync(cancellationToken: ct))
+        {
+            inSubscription.Add(vm.Data.Name);
+        }
+
+        var inGroup = new List<string>();
+        await foreach (var vm in group.GetVirtualMachines().GetAllAsync(cancellationToken: ct))
+        {
+            inGroup.Add(vm.Data.Name);
+        }
+
+        Assert.Equal(["vm1"], inSubscription);
+        Assert.Equal(["vm1"], inGroup);
+        Assert.Equal("vm1", (await group.GetVirtualMachines().GetAsync("vm1", cancellationToken: ct)).Value.Data.Name);
+        var missingGroup = await Assert.ThrowsAsync<RequestFailedException>(() => subscription.GetResourceGroups().GetAsync("nope", ct));
+        Assert.Equal(("ResourceGroupNotFound", 404), (missingGroup.ErrorCode, missingGroup.Status));
     }
 
     [Fact]
