@@ -200,9 +200,10 @@ internal static partial class SyncScript
         if [ -L "$file" ]; then latch_fail 68 "unsafe $file is a symbolic link; refusing to follow it"; fi
         if [ -e "$file" ]; then
           [ -f "$file" ] || latch_fail 68 "unsafe $file is not a regular file"
-          fowner=$(stat -c %u -- "$file")
+          fstat=$(stat -c '%u %h' -- "$file") || latch_fail 68 "unsafe cannot stat $file"
+          fowner=${fstat% *}
           [ "$fowner" = "$uid" ] || latch_fail 68 "unsafe $file is owned by uid $fowner, not by '$user' (uid $uid)"
-          [ "$(stat -c %h -- "$file")" = 1 ] || latch_fail 68 "unsafe $file has more than one hard link"
+          [ "${fstat#* }" = 1 ] || latch_fail 68 "unsafe $file has more than one hard link"
         fi
         case $latch_mode in
           check)
