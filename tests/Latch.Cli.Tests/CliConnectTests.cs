@@ -79,6 +79,23 @@ public sealed class CliConnectTests
     }
 
     [Fact]
+    public async Task Connect_by_auto_checks_the_key_by_logging_in_once_and_the_session_reuses_that_login()
+    {
+        var (world, sshd, env) = await StartAsync();
+        await using var _ = world;
+        await using var __ = sshd;
+        await WriteAuthorizedKeyAsync(world.Vms[0], world.LocalPublicKey);
+
+        var result = await world.LatchAsync(env, ["--verbose", .. Connect("auto", "echo", "session-over-the-check")]);
+        Assert.True(result.ExitCode == 0, result + "\n--- sshd\n" + sshd.Log);
+        Assert.Contains("session-over-the-check", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("present on vm00 via ssh", result.Stderr, StringComparison.Ordinal);
+        // the check script and the user's command ran in one SSH connection: sshd accepted the key once
+        var logins = sshd.Log.Split('\n').Count(l => l.Contains("Accepted publickey", StringComparison.Ordinal));
+        Assert.True(logins == 1, $"{logins} logins\n{result}\n--- sshd\n{sshd.Log}");
+    }
+
+    [Fact]
     public async Task After_a_hostile_agent_overwrites_authorized_keys_the_next_connect_resyncs_and_logs_in()
     {
         var (world, sshd, env) = await StartAsync();

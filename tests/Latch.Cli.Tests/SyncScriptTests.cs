@@ -117,6 +117,26 @@ public sealed class SyncScriptTests
     }
 
     [Fact]
+    public async Task Refuses_an_authorized_keys_file_owned_by_someone_else_or_with_a_second_hard_link()
+    {
+        using var vm = ScriptVm.Create(uid: 43009);
+        Directory.CreateDirectory(vm.SshDirectory);
+        CliWorld.Chown(vm.SshDirectory, vm.Uid);
+        await File.WriteAllTextAsync(vm.AuthorizedKeys, "", TestContext.Current.CancellationToken);
+        CliWorld.Chown(vm.AuthorizedKeys, 43999);
+        var foreign = await vm.RunAsync(Script(SyncMode.Ensure, "azureuser", TestKeys.Ed25519()));
+        Assert.Equal(SyncScript.Exit.Unsafe, foreign.ExitCode);
+        Assert.Contains("owned by uid 43999", foreign.Stdout, StringComparison.Ordinal);
+
+        CliWorld.Chown(vm.AuthorizedKeys, vm.Uid);
+        await CliWorld.RunToolAsync("ln", "--", vm.AuthorizedKeys, Path.Combine(vm.Root, "second-name"));
+        var linked = await vm.RunAsync(Script(SyncMode.Ensure, "azureuser", TestKeys.Ed25519()));
+        Assert.Equal(SyncScript.Exit.Unsafe, linked.ExitCode);
+        Assert.Contains("more than one hard link", linked.Stdout, StringComparison.Ordinal);
+        Assert.Equal("", File.ReadAllText(vm.AuthorizedKeys));
+    }
+
+    [Fact]
     public async Task Reports_a_user_that_does_not_exist()
     {
         using var vm = ScriptVm.Create(uid: 43006);

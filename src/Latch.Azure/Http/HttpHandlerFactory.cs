@@ -22,7 +22,8 @@ internal static class HttpHandlerFactory
             var ca = LoadCertificate(caPath);
             handler.SslOptions = new SslClientAuthenticationOptions
             {
-                // the handshake's own chain build uses the private CA as its only root: no load of the system store
+                // the handshake's own chain build uses the private CA as its only root (.NET still loads the system store for
+                // its intermediates; latch points that at the CA file: Latch.Cli Native.UseCertificateFileAsSystemStore)
                 // and no second chain build in the callback (tens of ms on a process's first connection)
                 CertificateChainPolicy = new X509ChainPolicy
                 {

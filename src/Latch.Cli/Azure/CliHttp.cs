@@ -12,6 +12,12 @@ internal static class CliHttp
     public static HttpMessageHandler Create(string? caCertificatePath, TextWriter? verbose, TimeProvider time)
     {
         SocketsHttpHandler sockets;
+        if (caCertificatePath is not null)
+        {
+            // the emulator: its CA is the only root, so the system store need not be loaded (see the method)
+            Interop.Native.UseCertificateFileAsSystemStore(caCertificatePath);
+        }
+
         try
         {
             // HttpHandlerFactory: the same private-CA trust (custom root, host name checked) as every Latch.Azure client

@@ -94,10 +94,19 @@ internal static class ConnectCommand
         try
         {
             var target = new SshTarget(host, CommandRunner.Port(cli), user, identityPath, split.Options);
+            SshControl? shared = null;
             if (autoSync && key is not null && method != KeySyncer.Skip)
             {
+                // a key sync over ssh logs in anyway: keep that connection for the session (see SshControl)
+                var control = method is KeySyncer.Auto or KeySyncer.Ssh && !request.DryRun ? SshControl.ForThisRun(cli) : null;
+                var syncSsh = control is null ? target : target with { UserOptions = [.. control.MasterOptions, .. target.UserOptions] };
                 var syncer = new KeySyncer(cli, azure, CommandRunner.Audit(cli));
-                var result = await syncer.SyncAsync(new SyncTarget(vm.Name, vm.ResourceGroup, vm.Id, user, target), key, method, syncTimeout, request.DryRun, "connect", cancellationToken).ConfigureAwait(false);
+                var result = await syncer.SyncAsync(new SyncTarget(vm.Name, vm.ResourceGroup, vm.Id, user, syncSsh), key, method, syncTimeout, request.DryRun, "connect", cancellationToken).ConfigureAwait(false);
+                if (result.Succeeded && result.Method == KeySyncer.Ssh)
+                {
+                    shared = control;
+                }
+
                 if (!result.Succeeded)
                 {
                     cli.Warn($"key sync on {vm.Name} via {result.Method} failed: {result.Error}");
@@ -114,7 +123,7 @@ internal static class ConnectCommand
                 }
             }
 
-            var arguments = target.BaseArguments();
+            var arguments = (shared is null ? target : target with { UserOptions = [.. shared.ClientOptions, .. target.UserOptions] }).BaseArguments();
             arguments.Add(target.Destination);
             arguments.AddRange(split.Command);
             if (request.DryRun)
@@ -123,8 +132,9 @@ internal static class ConnectCommand
                 return ExitCodes.Success;
             }
 
+            // sshd just ran the key check for us when the connection is shared: no need to probe it again
             var runner = new SshRunner(cli.SshProgram, cli.Time);
-            var down = await runner.WaitAsync(host, target.Port, connectTimeout, Countdown(cli), cancellationToken).ConfigureAwait(false);
+            var down = shared is not null ? null : await runner.WaitAsync(host, target.Port, connectTimeout, Countdown(cli), cancellationToken).ConfigureAwait(false);
             EndCountdown(cli);
             if (down is not null)
             {

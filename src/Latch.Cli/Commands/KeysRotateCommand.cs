@@ -215,7 +215,7 @@ internal static class KeysRotateCommand
     {
         if (bySsh)
         {
-            var run = await new SshRunner(cli.SshProgram, cli.Time).RunAsync(target.Ssh!, ["true"], null, timeout, cancellationToken).ConfigureAwait(false);
+            var run = await new SshRunner(cli.SshProgram, cli.Time).RunAsync(target.Ssh!, ["true"], null, timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (run.ExitCode != 0)
             {
                 throw new CliException(ExitCodes.SyncFailed, $"login with the new key failed ({run.Describe()}); the old key stays");

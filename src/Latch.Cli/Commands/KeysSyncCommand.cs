@@ -15,6 +15,16 @@ namespace Latch.Cli.Commands;
 /// </summary>
 internal static class KeysSyncCommand
 {
+    /// <summary>
+    /// 32 run-commands in flight: one takes tens of seconds on Azure, so roughly one starts per second — near Compute's
+    /// per-subscription budget for VM writes, which a run-command POST draws on (UpdateVM3Min: 240 per 3 minutes,
+    /// UpdateVM30Min: 1,200 per 30 minutes, per subscription and region, in its x-ms-ratelimit-remaining-resource header). More in flight only
+    /// meets 429s sooner; the emulator, without that limit, takes --parallel up to <see cref="MaxParallel"/>.
+    /// </summary>
+    public const int DefaultParallel = 32;
+
+    public const int MaxParallel = 1024;
+
     public static Command Create(CliStreams streams, GlobalOptions globals)
     {
         var vms = new Argument<string[]>("VM") { Description = "VM names", Arity = ArgumentArity.ZeroOrMore };
@@ -23,7 +33,7 @@ internal static class KeysSyncCommand
         var user = SharedOptions.User();
         var method = SharedOptions.SyncMethod();
         var timeout = SharedOptions.SyncTimeout();
-        var parallel = new Option<int>("--parallel") { Description = "VMs synced at the same time", DefaultValueFactory = _ => 8 };
+        var parallel = new Option<int>("--parallel") { Description = $"VMs synced at the same time (1-{MaxParallel})", DefaultValueFactory = _ => DefaultParallel };
         var json = SharedOptions.Json();
         var dryRun = SharedOptions.DryRun();
         var identity = SharedOptions.IdentityFile();
@@ -36,7 +46,7 @@ internal static class KeysSyncCommand
 
         command.SetAction((parse, ct) => CommandRunner.RunAsync(streams, globals, parse, (cli, token) => RunAsync(
             cli, parse.GetValue(vms) ?? [], parse.GetValue(all), parse.GetValue(group), parse.GetValue(user), parse.GetValue(method), parse.GetValue(timeout),
-            Math.Clamp(parse.GetValue(parallel), 1, 256), parse.GetValue(json), parse.GetValue(dryRun), parse.GetValue(identity), token), ct));
+            Math.Clamp(parse.GetValue(parallel), 1, MaxParallel), parse.GetValue(json), parse.GetValue(dryRun), parse.GetValue(identity), token), ct));
         return command;
     }
 

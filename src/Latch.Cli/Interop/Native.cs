@@ -98,5 +98,19 @@ internal static class Native
         }
     }
 
+    /// <summary>
+    /// Makes <paramref name="caCertificatePath"/> this process's whole OpenSSL "system" certificate store
+    /// (<c>SSL_CERT_FILE</c>, and an empty <c>SSL_CERT_DIR</c>) in the native environment, which .NET reads when it
+    /// first builds a chain. .NET loads the system store on every chain build, even one with custom root trust (its
+    /// intermediates are candidates), and that first load — ca-certificates.crt plus every file in /etc/ssl/certs —
+    /// cost 50–200 ms of a latch run against the emulator, whose chain never uses it. Trust is unchanged: the handler
+    /// trusts the emulator's CA alone either way. Call before the first TLS handshake.
+    /// </summary>
+    public static void UseCertificateFileAsSystemStore(string caCertificatePath)
+    {
+        Libc.SetEnv("SSL_CERT_FILE", Path.GetFullPath(caCertificatePath), 1);
+        Libc.SetEnv("SSL_CERT_DIR", "", 1);
+    }
+
     public static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 }

@@ -31,7 +31,7 @@ internal sealed class SshRunner(string program, TimeProvider time)
     /// <c>ssh -o BatchMode=yes … DEST bash -s</c> with <paramref name="stdin"/> as the script: no password prompt, no
     /// host-key prompt, nothing written to the user's terminal.
     /// </summary>
-    public async Task<SshRunResult> RunAsync(SshTarget target, IReadOnlyList<string> remoteCommand, string? stdin, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task<SshRunResult> RunAsync(SshTarget target, IReadOnlyList<string> remoteCommand, string? stdin, TimeSpan timeout, TimeSpan? connectTimeoutLimit = null, CancellationToken cancellationToken = default)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -40,7 +40,8 @@ internal sealed class SshRunner(string program, TimeProvider time)
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        var connectTimeout = (int)Math.Clamp(timeout.TotalSeconds, 1, 30);
+        // ssh's ConnectTimeout covers the TCP connect and sshd's banner
+        var connectTimeout = (int)Math.Clamp(Math.Min(timeout.TotalSeconds, connectTimeoutLimit?.TotalSeconds ?? 30), 1, 30);
         foreach (var argument in (string[])["-o", "BatchMode=yes", "-o", $"ConnectTimeout={connectTimeout}", "-T"])
         {
             start.ArgumentList.Add(argument);

@@ -74,9 +74,11 @@ internal sealed class KeySyncer(CliContext cli, AzureSession? azure, AuditLog au
     /// <summary>Runs any mode's script (check, remove, status) over <paramref name="method"/> and parses its output.</summary>
     public async Task<(SyncOutcome Outcome, string Method, string? Error, string? Advice)> RunScriptAsync(SyncTarget target, string method, string script, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        if (method is Ssh || (method is Auto && target.Ssh is not null && await SshAnswersAsync(target.Ssh, cancellationToken).ConfigureAwait(false)))
+        if (method is Ssh || (method is Auto && target.Ssh is not null))
         {
-            var viaSsh = await OverSshAsync(target.Ssh!, script, timeout, cancellationToken).ConfigureAwait(false);
+            // auto: ssh's own connect (TCP, then sshd's banner) within 3 s is the probe; a VM that is not answering
+            // over SSH, or that refuses the key, goes on to run-command
+            var viaSsh = await OverSshAsync(target.Ssh!, script, timeout, method is Auto ? AutoProbeTimeout : null, cancellationToken).ConfigureAwait(false);
             if (viaSsh.Outcome is { } o || method == Ssh)
             {
                 return (viaSsh.Outcome ?? Failed(viaSsh.Error), Ssh, viaSsh.Error, viaSsh.Advice);
@@ -108,16 +110,13 @@ internal sealed class KeySyncer(CliContext cli, AzureSession? azure, AuditLog au
         return new SyncResult(target.VmName, outcome.State, used, TimeSpan.Zero, null, null);
     }
 
-    private async Task<bool> SshAnswersAsync(SshTarget ssh, CancellationToken cancellationToken)
-    {
-        var runner = new SshRunner(cli.SshProgram, cli.Time);
-        return await runner.ProbeAsync(ssh.Host, ssh.Port, TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false) is null;
-    }
+    /// <summary>How long auto gives sshd to accept the connection and send its banner before trying run-command.</summary>
+    internal static readonly TimeSpan AutoProbeTimeout = TimeSpan.FromSeconds(3);
 
-    private async Task<(SyncOutcome? Outcome, string? Error, string? Advice)> OverSshAsync(SshTarget ssh, string script, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<(SyncOutcome? Outcome, string? Error, string? Advice)> OverSshAsync(SshTarget ssh, string script, TimeSpan timeout, TimeSpan? connectTimeout, CancellationToken cancellationToken)
     {
         var runner = new SshRunner(cli.SshProgram, cli.Time);
-        var run = await runner.RunAsync(ssh, ["bash", "-s"], script, timeout, cancellationToken).ConfigureAwait(false);
+        var run = await runner.RunAsync(ssh, ["bash", "-s"], script, timeout, connectTimeout, cancellationToken).ConfigureAwait(false);
         if (run.ExitCode == 255 || run.TimedOut)
         {
             return (null, run.Describe(), run.AuthenticationFailed
