@@ -224,8 +224,10 @@ public sealed class FileGuardTests : IDisposable
             await EventuallyAsync(c => c is not null && c.Contains(_managed, StringComparison.Ordinal), "the first restore");
             var outside = _dir.Combine("outside");
             WriteAsUser(outside, "someone else's file\n");
-            File.Delete(AuthorizedKeys);
-            TestDirectory.Run("ln", "-f", outside, AuthorizedKeys);
+            // swapped in by one rename: with delete-then-link the guard could restore into the gap and win
+            var swap = AuthorizedKeys + ".swap";
+            TestDirectory.Run("ln", outside, swap);
+            File.Move(swap, AuthorizedKeys, overwrite: true);
 
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             while (!_log.ToString().Contains("hard links", StringComparison.Ordinal) && !deadline.IsCancellationRequested)
