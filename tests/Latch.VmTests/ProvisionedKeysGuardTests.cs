@@ -43,7 +43,7 @@ public sealed class ProvisionedKeysGuardTests
     public async Task A_machine_an_earlier_latchd_provisioned_moves_its_managed_keys_into_the_store_on_the_next_start()
     {
         await using var rig = await ProvisioningRig.StartAsync(cancellationToken: Ct);
-        Assert.True((await rig.ProvisionAsync()).Succeeded);
+        await rig.ProvisionSucceedsAsync();
         // what an earlier latchd left: the keys in managed-keys, a 0700 state directory, no store file
         var downgraded = await rig.Vm.RunAsync(
             "mkdir -m 0700 /var/lib/latch/managed-keys && grep -o 'ssh-ed25519 .*' /var/lib/latch/keys/azureuser | cut -f1 > /var/lib/latch/managed-keys/azureuser"

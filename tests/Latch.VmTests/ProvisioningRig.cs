@@ -56,6 +56,13 @@ internal sealed class ProvisioningRig : IAsyncDisposable
     public Task<CommandResult> ProvisionAsync(params string[] extra) =>
         Latchd.RunAsync(Vm, ["provision", .. extra], cancellationToken: TestContext.Current.CancellationToken);
 
+    /// <summary>Provisions, failing the test with latchd's and the emulator's output unless that succeeded.</summary>
+    public async Task ProvisionSucceedsAsync()
+    {
+        var result = await ProvisionAsync();
+        Assert.True(result.Succeeded, Explain(result));
+    }
+
     /// <summary>The health reports the VM posted, as (state, subStatus, description).</summary>
     public async Task<IReadOnlyList<(string? State, string? SubStatus, string? Description)>> ReportsAsync()
     {

@@ -70,7 +70,7 @@ public sealed class ProvisioningTests
     public async Task A_new_vm_id_provisions_again_without_duplicating_the_user_or_its_key()
     {
         await using var rig = await ProvisioningRig.StartAsync(cancellationToken: Ct);
-        Assert.True((await rig.ProvisionAsync()).Succeeded);
+        await rig.ProvisionSucceedsAsync();
         await rig.Vm.WriteFileAsync("/var/lib/latch/provisioned", "00000000-0000-4000-8000-00000000dead\n", cancellationToken: Ct);
 
         var again = await rig.ProvisionAsync();
@@ -288,7 +288,7 @@ public sealed class ProvisioningTests
     public async Task A_user_recreated_with_another_uid_is_not_adopted_by_a_new_instance()
     {
         await using var rig = await ProvisioningRig.StartAsync(cancellationToken: Ct);
-        Assert.True((await rig.ProvisionAsync()).Succeeded);
+        await rig.ProvisionSucceedsAsync();
         var swapped = await rig.Vm.RunAsync(
             "userdel -r azureuser && useradd -m -u 1500 -s /bin/bash azureuser && echo 00000000-0000-4000-8000-00000000beef > /var/lib/latch/provisioned",
             cancellationToken: Ct);
@@ -338,7 +338,7 @@ public sealed class ProvisioningTests
     public async Task Deprovision_refuses_without_confirmation_and_with_force_removes_host_keys_marker_and_user()
     {
         await using var rig = await ProvisioningRig.StartAsync(cancellationToken: Ct);
-        Assert.True((await rig.ProvisionAsync()).Succeeded);
+        await rig.ProvisionSucceedsAsync();
 
         var refused = await Latchd.RunAsync(rig.Vm, ["deprovision", "--user"], stdin: "", cancellationToken: Ct);
         Assert.Equal(1, refused.ExitCode);
