@@ -101,15 +101,9 @@ internal static class Janitor
         if (directory is not null && Path.GetFileName(directory) == "lt-" + id && Directory.Exists(directory))
         {
             // swap keeps a file system busy, and a mounted loop device cannot be detached: swap, mounts, then loops
-            await LoopDevices.SwapOffUnderAsync(directory, cancellationToken);
-            Mounts.UnmountAll(directory);
-            var attached = await LoopDevices.DetachUnderAsync(directory, cancellationToken);
-            if (attached.Count > 0)
-            {
-                throw new RigException($"could not detach {string.Join(", ", attached)} (backed by files under {directory}); run losetup -d by hand");
-            }
-
-            Directory.Delete(directory, recursive: true);
+            var teardown = new Teardown("the dead run " + id);
+            await teardown.RemoveDirectoryAsync(directory);
+            teardown.ThrowIfFailed();
         }
     }
 
