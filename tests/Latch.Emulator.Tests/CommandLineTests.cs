@@ -250,19 +250,7 @@ public sealed partial class CommandLineTests
         {
             var printed = await ReadUntilReadyAsync(process);
             var ct = TestContext.Current.CancellationToken;
-            using var http = new HttpClient(new SocketsHttpHandler
-            {
-                UseProxy = false,
-                SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-                {
-                    CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
-                    {
-                        TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
-                        CustomTrustStore = { System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(printed["ca"], ct)) },
-                        RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                    },
-                },
-            });
+            using var http = new HttpClient(Latch.Testing.EmulatorTesting.TrustingHandler(printed["ca"]));
 
             // a managed-identity token from IMDS (with a secret-looking query value), and an Entra token for a client secret
             using (var identity = new HttpRequestMessage(HttpMethod.Get, printed["imds"] + $"metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&sig={signature}"))
