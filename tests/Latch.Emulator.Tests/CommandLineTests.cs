@@ -77,6 +77,18 @@ public sealed partial class CommandLineTests
             var vms = await http.GetStringAsync(endpoints["control"] + "vms", deadline.Token);
             Assert.Contains("vm-db", vms, StringComparison.Ordinal);
 
+            // the whole fake Azure answers: WireServer, HostGAPlugin, and Key Vault and ARM over TLS trusted through the printed CA
+            using var wire = await http.GetAsync(endpoints["wireserver"] + "?comp=versions", deadline.Token);
+            Assert.Equal(HttpStatusCode.OK, wire.StatusCode);
+            using var plugin = await http.GetAsync(endpoints["hostgaplugin"] + "versions", deadline.Token);
+            Assert.Equal(HttpStatusCode.OK, plugin.StatusCode);
+            using var tls = new HttpClient(Latch.Testing.EmulatorTesting.TrustingHandler(endpoints["ca"]));
+            using var vault = await tls.GetAsync(endpoints["keyvault"] + "secrets?api-version=7.5", deadline.Token);
+            Assert.Equal(HttpStatusCode.Unauthorized, vault.StatusCode);
+            Assert.StartsWith("Bearer authorization=", vault.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+            using var arm = await tls.GetAsync(endpoints["arm"] + "subscriptions?api-version=2022-12-01", deadline.Token);
+            Assert.Equal(HttpStatusCode.Unauthorized, arm.StatusCode);
+
             Assert.Equal(0, kill(process.Id, signal));
             await process.WaitForExitAsync(deadline.Token);
 
