@@ -31,7 +31,7 @@ internal sealed class AzureHost : IAsyncDisposable
     private readonly List<Vm> _vms = [];
     private readonly Lock _gate = new();
     private int _lastIndex;
-    private bool _disposed;
+    private int _disposed;
 
     private AzureHost(string id, string lowerDir)
     {
@@ -169,55 +169,29 @@ internal sealed class AzureHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        lock (_gate)
+        if (!Teardown.First(ref _disposed))
         {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
+            return;
         }
 
-        var errors = new List<Exception>();
+        var teardown = new Teardown($"azure host {Id}");
         foreach (var vm in Vms.Reverse())
         {
-            await Try(async () => await vm.DisposeAsync());
+            await teardown.StepAsync(async () => await vm.DisposeAsync());
         }
 
         if (Emulator is not null)
         {
-            await Try(async () => await Emulator.DisposeAsync());
+            await teardown.StepAsync(async () => await Emulator.DisposeAsync());
         }
 
-        await Try(() => NetNs.DeleteAsync(Namespace));
-        await Try(() =>
+        await teardown.StepAsync(() => NetNs.DeleteAsync(Namespace));
+        await teardown.RemoveDirectoryAsync(Directory);
+        await teardown.StepAsync(() =>
         {
-            Mounts.UnmountAll(Directory);
-            if (System.IO.Directory.Exists(Directory))
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-
             Janitor.RemoveOwner(Id);
             return Task.CompletedTask;
         });
-
-        if (errors.Count > 0)
-        {
-            throw new AggregateException($"tearing down azure host {Id} left something behind (the next run's janitor retries)", errors);
-        }
-
-        async Task Try(Func<Task> step)
-        {
-            try
-            {
-                await step();
-            }
-            catch (Exception e) when (e is RigException or AggregateException or IOException or UnauthorizedAccessException or TimeoutException or InvalidOperationException)
-            {
-                errors.Add(e);
-            }
-        }
+        teardown.ThrowIfFailed(" (the next run's janitor retries)");
     }
 }

@@ -5,7 +5,8 @@ namespace Latch.Rig;
 /// <summary>
 /// The crash safety net. Every <see cref="AzureHost"/> writes /run/latch-rig/ID.owner (owner pid, its start
 /// time, its directory) before it creates anything; at fixture start, the rig removes what a dead owner left:
-/// processes in its namespaces (lt-*-ID), the namespaces, its mounts and its directory. Hosts whose owner is
+/// processes in its namespaces (lt-*-ID), the namespaces, swap, mounts and loop devices backed by files under its
+/// directory, and the directory. Hosts whose owner is
 /// alive, and lt-* names without an owner file, are never touched.
 /// </summary>
 internal static class Janitor
@@ -99,8 +100,10 @@ internal static class Janitor
         // only the rig's own directory layout, never an arbitrary path from a tampered file
         if (directory is not null && Path.GetFileName(directory) == "lt-" + id && Directory.Exists(directory))
         {
-            Mounts.UnmountAll(directory);
-            Directory.Delete(directory, recursive: true);
+            // swap keeps a file system busy, and a mounted loop device cannot be detached: swap, mounts, then loops
+            var teardown = new Teardown("the dead run " + id);
+            await teardown.RemoveDirectoryAsync(directory);
+            teardown.ThrowIfFailed();
         }
     }
 

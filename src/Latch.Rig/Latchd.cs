@@ -35,6 +35,7 @@ internal static class Latchd
                 return binary;
             }
 
+            RemoveStaleStaging(CacheRoot);
             var staging = directory + ".tmp-" + Environment.ProcessId;
             // its own bin/obj: a build of the same projects elsewhere (the demo's Release build of latch, another
             // publish) must not rewrite Latch.Core/Latch.Azure under the NativeAOT compiler (it crashed with SIGBUS)
@@ -79,6 +80,40 @@ internal static class Latchd
         {
             s_gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Removes HASH.tmp-PID and HASH.tmp-PID-artifacts directories whose publishing process is gone (an interrupted
+    /// publish leaves them, ~100 MB each). Call with the cache lock held; a live PID's directories are left alone.
+    /// Returns the names removed.
+    /// </summary>
+    internal static IReadOnlyList<string> RemoveStaleStaging(string cacheRoot)
+    {
+        var removed = new List<string>();
+        if (!Directory.Exists(cacheRoot))
+        {
+            return removed;
+        }
+
+        foreach (var dir in new DirectoryInfo(cacheRoot).EnumerateDirectories("*.tmp-*"))
+        {
+            var tail = dir.Name[(dir.Name.IndexOf(".tmp-", StringComparison.Ordinal) + ".tmp-".Length)..];
+            if (tail.EndsWith("-artifacts", StringComparison.Ordinal))
+            {
+                tail = tail[..^"-artifacts".Length];
+            }
+
+            if (!int.TryParse(tail, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                || Directory.Exists($"/proc/{pid}"))
+            {
+                continue;
+            }
+
+            dir.Delete(recursive: true);
+            removed.Add(dir.Name);
+        }
+
+        return removed;
     }
 
     /// <summary>Copies the binary into the VM as /usr/local/sbin/latchd (0755 root).</summary>

@@ -23,7 +23,7 @@ internal sealed class Vm : IAsyncDisposable
     private readonly AzureHost _host;
     private readonly List<TrackedProcess> _processes = [];
     private readonly Lock _gate = new();
-    private bool _disposed;
+    private int _disposed;
 
     internal Vm(AzureHost host, string name, int index, VmProfile profile)
     {
@@ -263,17 +263,12 @@ internal sealed class Vm : IAsyncDisposable
     /// <summary>Stops the VM's processes by pid, removes its namespace (and veth), unmounts and deletes its directory.</summary>
     public async ValueTask DisposeAsync()
     {
-        lock (_gate)
+        if (!Teardown.First(ref _disposed))
         {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
+            return;
         }
 
-        var errors = new List<Exception>();
+        var teardown = new Teardown(Name);
         List<TrackedProcess> processes;
         lock (_gate)
         {
@@ -282,36 +277,11 @@ internal sealed class Vm : IAsyncDisposable
 
         foreach (var process in processes.AsEnumerable().Reverse())
         {
-            await Try(async () => await process.DisposeAsync());
+            await teardown.StepAsync(async () => await process.DisposeAsync());
         }
 
-        await Try(() => NetNs.DeleteAsync(Namespace));
-        await Try(() =>
-        {
-            Mounts.UnmountAll(Directory);
-            if (System.IO.Directory.Exists(Directory))
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-
-            return Task.CompletedTask;
-        });
-
-        if (errors.Count > 0)
-        {
-            throw new AggregateException($"tearing down {Name} left something behind", errors);
-        }
-
-        async Task Try(Func<Task> step)
-        {
-            try
-            {
-                await step();
-            }
-            catch (Exception e) when (e is RigException or IOException or UnauthorizedAccessException or TimeoutException or InvalidOperationException)
-            {
-                errors.Add(e);
-            }
-        }
+        await teardown.StepAsync(() => NetNs.DeleteAsync(Namespace));
+        await teardown.RemoveDirectoryAsync(Directory);
+        teardown.ThrowIfFailed();
     }
 }

@@ -59,15 +59,7 @@ public sealed class EmulatorClientTests : IAsyncLifetime
     }
 
     /// <summary>The emulator records a request after answering it; wait (bounded) until the fault shows up.</summary>
-    private async Task FaultWasHitAsync(string fault)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        while (!_emulator.State.Requests.Any(r => r.Fault == fault))
-        {
-            await Task.Delay(10, deadline.Token);
-        }
-    }
+    private Task FaultWasHitAsync(string fault) => Latch.Testing.EmulatorTesting.FaultWasHitAsync(_emulator.State, fault);
 
     private ImdsClient Imds(int maxAttempts = 8, double perCallSeconds = 30, double totalSeconds = 60) =>
         new(TestOptions.Imds(_emulator.Imds, maxAttempts, perCallSeconds, totalSeconds));

@@ -81,8 +81,9 @@ public sealed class FaultMatrixTests
     private static RetryOptions Retry(int maxAttempts, double totalSeconds) => TestOptions.FastRetry(maxAttempts, totalSeconds);
 
     /// <summary>Runs one call of the client against the emulator with the given limits; returns a short description of the result.</summary>
-    private static async Task<string> CallAsync(AzureEmulator emulator, string client, int maxAttempts, double perCallSeconds, double totalSeconds, Func<Task> armFault)
+    private static async Task<string> CallAsync(AzureEmulator emulator, string client, int maxAttempts, double perCallSeconds, double totalSeconds, Func<Task> armFault, CancellationToken? cancellationToken = null)
     {
+        var callToken = cancellationToken ?? Ct;
         var perCall = TimeSpan.FromSeconds(perCallSeconds);
         var retry = Retry(maxAttempts, totalSeconds);
         var imdsOptions = new ImdsClientOptions { BaseAddress = emulator.Host.Imds, PerCallTimeout = perCall, Retry = retry };
@@ -94,36 +95,36 @@ public sealed class FaultMatrixTests
             {
                 using var imds = new ImdsClient(imdsOptions);
                 await armFault();
-                return (await imds.GetInstanceAsync(Ct)).Compute.Name;
+                return (await imds.GetInstanceAsync(callToken)).Compute.Name;
             }
 
             case "identity":
             {
                 using var identity = new ManagedIdentityCredential(imdsOptions);
                 await armFault();
-                return (await identity.GetTokenAsync("https://vault.azure.net", Ct)).ExpiresOn > DateTimeOffset.UnixEpoch ? "token" : "expired token";
+                return (await identity.GetTokenAsync("https://vault.azure.net", callToken)).ExpiresOn > DateTimeOffset.UnixEpoch ? "token" : "expired token";
             }
 
             case "goal-state":
             {
                 using var wire = new WireServerClient(wireOptions);
                 await armFault();
-                return (await wire.GetGoalStateAsync(Ct)).Incarnation;
+                return (await wire.GetGoalStateAsync(callToken)).Incarnation;
             }
 
             case "health":
             {
                 using var wire = new WireServerClient(wireOptions);
-                var goalState = await wire.GetGoalStateAsync(Ct);
+                var goalState = await wire.GetGoalStateAsync(callToken);
                 await armFault();
-                return (await wire.ReportHealthAsync(goalState, HealthReport.Ready, Ct)).Incarnation;
+                return (await wire.ReportHealthAsync(goalState, HealthReport.Ready, callToken)).Incarnation;
             }
 
             case "provisioning-health":
             {
                 using var wire = new WireServerClient(wireOptions);
                 await armFault();
-                await wire.ReportProvisioningHealthJsonAsync(HealthReport.Ready, Ct);
+                await wire.ReportProvisioningHealthJsonAsync(HealthReport.Ready, callToken);
                 return "reported";
             }
 
@@ -133,14 +134,14 @@ public sealed class FaultMatrixTests
                 using var identity = new ManagedIdentityCredential(emulator.Imds());
                 using var vault = new KeyVaultSecretsClient(emulator.KeyVault(maxAttempts, perCallSeconds, totalSeconds), (resource, ct) => identity.GetTokenAsync(resource, ct));
                 await armFault();
-                return (await vault.GetSecretAsync("alice-key", cancellationToken: Ct))?.Properties.Name ?? "missing";
+                return (await vault.GetSecretAsync("alice-key", cancellationToken: callToken))?.Properties.Name ?? "missing";
             }
 
             case "entra":
             {
                 using var entra = new ClientSecretCredential(AzureEmulator.Tenant, AzureEmulator.OperatorClientId, new Secret(AzureEmulator.OperatorSecret), entraOptions);
                 await armFault();
-                return (await entra.GetTokenAsync(ArmClient.Resource, Ct)).ExpiresOn > DateTimeOffset.UnixEpoch ? "token" : "expired token";
+                return (await entra.GetTokenAsync(ArmClient.Resource, callToken)).ExpiresOn > DateTimeOffset.UnixEpoch ? "token" : "expired token";
             }
 
             case "arm":
@@ -148,7 +149,7 @@ public sealed class FaultMatrixTests
                 using var entra = emulator.Operator();
                 using var arm = new ArmClient(emulator.Arm(maxAttempts, perCallSeconds, totalSeconds), ct => entra.GetTokenAsync(ArmClient.Resource, ct));
                 await armFault();
-                return string.Join(",", (await arm.ListVirtualMachinesAsync(AzureEmulator.Subscription, cancellationToken: Ct)).Select(v => v.Name).Order(StringComparer.Ordinal));
+                return string.Join(",", (await arm.ListVirtualMachinesAsync(AzureEmulator.Subscription, cancellationToken: callToken)).Select(v => v.Name).Order(StringComparer.Ordinal));
             }
 
             case "run-command-polling":
@@ -156,7 +157,7 @@ public sealed class FaultMatrixTests
                 using var entra = emulator.Operator();
                 using var runCommand = new RunCommandClient(emulator.Arm(maxAttempts, perCallSeconds, totalSeconds), ct => entra.GetTokenAsync(ArmClient.Resource, ct));
                 await armFault();
-                var result = await runCommand.RunShellScriptAsync(VmId, ["echo polled"], null, TimeSpan.FromMinutes(2), Ct);
+                var result = await runCommand.RunShellScriptAsync(VmId, ["echo polled"], null, TimeSpan.FromMinutes(2), callToken);
                 return result.Succeeded ? result.Stdout.Trim() : "failed: " + result.Message;
             }
 
@@ -264,5 +265,25 @@ public sealed class FaultMatrixTests
 
         Assert.Contains(EndpointName(client), error.Message, StringComparison.Ordinal);
         Assert.Contains("deadline", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task Each_client_stops_when_its_caller_cancels_and_says_so_with_an_OperationCanceledException(string client)
+    {
+        await using var emulator = await AzureEmulator.StartAsync();
+        using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        // the endpoint hangs and the limits are far away: only the caller's cancellation can end this call
+        var call = CallAsync(emulator, client, maxAttempts: 1000, perCallSeconds: 60, totalSeconds: 600, () =>
+        {
+            emulator.Fault(Spec(client, "timeout=120000", count: null));
+            caller.CancelAfter(TimeSpan.FromMilliseconds(300));
+            return Task.CompletedTask;
+        }, caller.Token);
+
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        Assert.True(caller.IsCancellationRequested);
+        Assert.False(Ct.IsCancellationRequested);
     }
 }

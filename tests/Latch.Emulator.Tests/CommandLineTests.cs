@@ -77,6 +77,18 @@ public sealed partial class CommandLineTests
             var vms = await http.GetStringAsync(endpoints["control"] + "vms", deadline.Token);
             Assert.Contains("vm-db", vms, StringComparison.Ordinal);
 
+            // the whole fake Azure answers: WireServer, HostGAPlugin, and Key Vault and ARM over TLS trusted through the printed CA
+            using var wire = await http.GetAsync(endpoints["wireserver"] + "?comp=versions", deadline.Token);
+            Assert.Equal(HttpStatusCode.OK, wire.StatusCode);
+            using var plugin = await http.GetAsync(endpoints["hostgaplugin"] + "versions", deadline.Token);
+            Assert.Equal(HttpStatusCode.OK, plugin.StatusCode);
+            using var tls = new HttpClient(Latch.Testing.EmulatorTesting.TrustingHandler(endpoints["ca"]));
+            using var vault = await tls.GetAsync(endpoints["keyvault"] + "secrets?api-version=7.5", deadline.Token);
+            Assert.Equal(HttpStatusCode.Unauthorized, vault.StatusCode);
+            Assert.StartsWith("Bearer authorization=", vault.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+            using var arm = await tls.GetAsync(endpoints["arm"] + "subscriptions?api-version=2022-12-01", deadline.Token);
+            Assert.Equal(HttpStatusCode.Unauthorized, arm.StatusCode);
+
             Assert.Equal(0, kill(process.Id, signal));
             await process.WaitForExitAsync(deadline.Token);
 
@@ -250,19 +262,7 @@ public sealed partial class CommandLineTests
         {
             var printed = await ReadUntilReadyAsync(process);
             var ct = TestContext.Current.CancellationToken;
-            using var http = new HttpClient(new SocketsHttpHandler
-            {
-                UseProxy = false,
-                SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-                {
-                    CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
-                    {
-                        TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
-                        CustomTrustStore = { System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(printed["ca"], ct)) },
-                        RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                    },
-                },
-            });
+            using var http = new HttpClient(Latch.Testing.EmulatorTesting.TrustingHandler(printed["ca"]));
 
             // a managed-identity token from IMDS (with a secret-looking query value), and an Entra token for a client secret
             using (var identity = new HttpRequestMessage(HttpMethod.Get, printed["imds"] + $"metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&sig={signature}"))

@@ -28,19 +28,7 @@ internal sealed class TestEmulator : IAsyncDisposable
     public HttpClient Http { get; }
 
     /// <summary>A client for the HTTPS listeners that trusts only the CA file the emulator published, as Latch's clients do.</summary>
-    public HttpClient TrustingHttp => _trusting ??= new HttpClient(new SocketsHttpHandler
-    {
-        UseProxy = false,
-        SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-        {
-            CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
-            {
-                TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
-                CustomTrustStore = { System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Host.CaCertificatePath!)) },
-                RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-            },
-        },
-    });
+    public HttpClient TrustingHttp => _trusting ??= new HttpClient(Latch.Testing.EmulatorTesting.TrustingHandler(Host.CaCertificatePath!));
 
     public static Scenario DefaultScenario(string? hostKeysPath = null, IReadOnlyList<string>? exec = null) => new()
     {
@@ -120,15 +108,7 @@ internal sealed class TestEmulator : IAsyncDisposable
     }
 
     /// <summary>Waits for a condition another thread makes true (e.g. a request record written after the client saw a reset).</summary>
-    public static async Task EventuallyAsync(Func<bool> condition)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            await Task.Delay(10, deadline.Token);
-        }
-    }
+    public static Task EventuallyAsync(Func<bool> condition) => Latch.Testing.EmulatorTesting.EventuallyAsync(condition);
 
     public async ValueTask DisposeAsync()
     {

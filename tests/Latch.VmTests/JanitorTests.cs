@@ -17,7 +17,7 @@ public sealed class JanitorTests
         Directory.CreateDirectory(Janitor.OwnerDirectory);
 
         // A run that was killed: its owner (this shell) is gone, leaving a namespace with a process in it,
-        // a mount under its directory and its owner file.
+        // a mount under its directory, a loop device on an image there (a resource-disk test's) and its owner file.
         var crashed = await Command.RunAsync(
             [
                 "bash", "-c",
@@ -27,15 +27,20 @@ public sealed class JanitorTests
                 ip netns add "$ns"
                 mkdir -p "$dir/vm1/root"
                 mount -t tmpfs tmpfs "$dir/vm1/root"
+                truncate -s 8M "$dir/vm1/resource.img"
+                loop=$(losetup --find --show "$dir/vm1/resource.img")
                 ip netns exec "$ns" sleep 600 </dev/null >/dev/null 2>&1 &
-                echo $!
+                echo $! "$loop"
                 printf 'pid=%s\nstart=%s\ndir=%s\n' $$ "$(cut -d' ' -f22 /proc/$$/stat)" "$dir" > /run/latch-rig/$1.owner
                 """,
                 "sh", dead, deadDir,
             ],
             cancellationToken: ct);
         Assert.True(crashed.Succeeded, crashed.Stderr);
-        var orphan = int.Parse(crashed.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var printed = crashed.Stdout.Trim().Split(' ');
+        var orphan = int.Parse(printed[0], System.Globalization.CultureInfo.InvariantCulture);
+        var loop = printed[1];
+        Assert.Equal([loop], LoopDevices.Under(deadDir));
 
         // A run that is alive (this process) must survive the sweep.
         Janitor.WriteOwner(live, Path.Combine(Path.GetTempPath(), "lt-" + live));
@@ -50,6 +55,8 @@ public sealed class JanitorTests
             Assert.DoesNotContain("lt-vm1-" + dead, namespaces);
             Assert.Contains(liveNs, namespaces);
             Assert.Empty(Mounts.Under(deadDir));
+            Assert.Empty(LoopDevices.Under(deadDir));
+            Assert.False(File.Exists($"/sys/block/{Path.GetFileName(loop)}/loop/backing_file"), $"{loop} is still attached");
             Assert.False(Directory.Exists(deadDir));
             Assert.False(File.Exists(Janitor.OwnerFile(dead)));
             Assert.True(File.Exists(Janitor.OwnerFile(live)));
@@ -57,6 +64,8 @@ public sealed class JanitorTests
         }
         finally
         {
+            // by backing file, never by number: the number may belong to another test by now
+            await LoopDevices.DetachUnderAsync(deadDir, CancellationToken.None);
             await NetNs.DeleteAsync(liveNs, ct);
             Janitor.RemoveOwner(live);
         }

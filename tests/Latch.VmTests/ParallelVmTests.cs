@@ -72,4 +72,33 @@ public sealed class ParallelVmTests
         Assert.Equal([vm], host.Vms);
         Assert.True((await vm.RunAsync("true", cancellationToken: ct)).Succeeded);
     }
+
+    [Fact]
+    public async Task A_test_that_fails_with_vms_and_the_emulator_running_leaves_nothing_behind()
+    {
+        RigRequires.All();
+        var ct = TestContext.Current.CancellationToken;
+        string? id = null, directory = null;
+        var pids = new List<int>();
+
+        // what a failing test looks like to the rig: an exception out of the await using that owns the host
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            await using var host = await AzureHost.StartAsync(ct);
+            (id, directory) = (host.Id, host.Directory);
+            var vms = await Task.WhenAll(host.AddVmAsync("vm1", cancellationToken: ct), host.AddVmAsync("vm2", cancellationToken: ct));
+            var emulator = await host.StartEmulatorAsync(cancellationToken: ct);
+            pids.AddRange([.. vms.Select(v => v.Sshd!.Pid), emulator.Process.Pid]);
+            throw new InvalidOperationException("an assertion failed in the middle of the test");
+        });
+
+        Assert.Equal("an assertion failed in the middle of the test", failure.Message);
+        Assert.NotNull(id);
+        Assert.DoesNotContain(await NetNs.ListAsync(ct), ns => ns.EndsWith("-" + id, StringComparison.Ordinal));
+        Assert.Empty(Mounts.Under(directory!));
+        Assert.False(Directory.Exists(directory));
+        Assert.False(File.Exists(Janitor.OwnerFile(id)));
+        Assert.Equal(3, pids.Count);
+        Assert.All(pids, pid => Assert.False(Directory.Exists($"/proc/{pid}"), $"pid {pid} (sshd or the emulator) still runs"));
+    }
 }

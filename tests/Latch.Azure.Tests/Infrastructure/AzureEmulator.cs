@@ -1,6 +1,6 @@
 using Latch.Emulator;
-using Latch.Emulator.Faults;
 using Latch.Emulator.State;
+using Latch.Testing;
 
 namespace Latch.Azure.Tests.Infrastructure;
 
@@ -103,15 +103,11 @@ internal sealed class AzureEmulator : IAsyncDisposable
     public static string VmResourceId(string resourceGroup, string name) =>
         $"/subscriptions/{Subscription}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute/virtualMachines/{name}";
 
-    /// <summary>
-    /// Injects a fault the way <c>POST /faults</c> does. Returns its text without the count: each hit is logged with
-    /// the count left at that moment, so the request log matches this as a prefix.
-    /// </summary>
-    public string Fault(string spec) => (State.Faults.Add(FaultRule.Parse(spec)) with { Count = null }).ToString();
+    /// <inheritdoc cref="EmulatorTesting.AddFault"/>
+    public string Fault(string spec) => EmulatorTesting.AddFault(State, spec);
 
-    /// <summary>The requests one fault (from <see cref="Fault"/>) hit.</summary>
-    public IReadOnlyList<RequestRecord> HitBy(string fault) =>
-        [.. State.Requests.Where(r => r.Fault is { } f && (f == fault || f.StartsWith(fault + ",count=", StringComparison.Ordinal)))];
+    /// <inheritdoc cref="EmulatorTesting.HitBy"/>
+    public IReadOnlyList<RequestRecord> HitBy(string fault) => EmulatorTesting.HitBy(State, fault);
 
     /// <summary>The requests of one endpoint group, oldest first.</summary>
     public IReadOnlyList<RequestRecord> Requests(string group) => [.. State.Requests.Where(r => r.Group == group)];
@@ -123,10 +119,13 @@ internal sealed class AzureEmulator : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyList<RequestRecord>> LoggedAsync(string group, Func<IReadOnlyList<RequestRecord>, bool> ready)
     {
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
-        while (!ready(Requests(group)) && DateTimeOffset.UtcNow < deadline)
+        try
         {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
+            await EmulatorTesting.EventuallyAsync(() => ready(Requests(group)));
+        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            // not there in time: the caller's assertions say what is missing
         }
 
         return Requests(group);
@@ -144,15 +143,7 @@ internal sealed class AzureEmulator : IAsyncDisposable
     }
 
     /// <summary>The emulator records a request once it has answered it; wait (bounded) until a fault shows up there.</summary>
-    public async Task FaultWasHitAsync(string fault, int times = 1)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        while (HitBy(fault).Count < times)
-        {
-            await Task.Delay(10, deadline.Token);
-        }
-    }
+    public Task FaultWasHitAsync(string fault, int times = 1) => EmulatorTesting.FaultWasHitAsync(State, fault, times);
 
     public ImdsClientOptions Imds() => new()
     {
