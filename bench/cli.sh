@@ -105,7 +105,8 @@ verdict() { awk -v v="$1" -v g="$2" 'BEGIN{print (g=="" ? "-" : (v<=g ? "met" : 
 #                      minus the same round's plain ssh: what latch adds to a login when it verifies the key
 rounds=${BENCH_CLI_ROUNDS:-11}
 took() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
-stats() { sort -n | awk '{a[NR]=$1} END{printf "%d %d", a[int((NR+1)/2)], a[int(NR*0.9+0.999)]}'; }  # median p90
+stats() { sort -n | awk '{a[NR]=$1} END{printf "%d %d\n", a[int((NR+1)/2)], a[int(NR*0.9+0.999)]}'; }  # median p90
+connect_load="$(cut -d' ' -f1 /proc/loadavg)"
 plain=(); to_exec=(); skip_whole=(); auto_whole=(); auto_added=(); auto_inproc=()
 for _ in $(seq 1 "$rounds"); do
   p=$(took ssh "${ssh_opts[@]}" -p "$port" -i "$HOME/.ssh/id_ed25519" root@127.0.0.1 true); plain+=("$p")
@@ -142,7 +143,7 @@ for i in 0 1 2 3 4; do
   first+=($((t1 - t0)))
 done
 m=$(printf '%s\n' "${first[@]}" | median)
-row "first sync via run-command (latency 0)" 1 "${m} ms" "" "- (the emulator's Retry-After is >= 1 s, like ARM's)"
+row "first sync via run-command (latency 0)" 5 "${m} ms" "" "- (the emulator's Retry-After is >= 1 s, like ARM's)"
 
 # keys sync --all: N VMs from scratch
 sync_all() { # label, args...
@@ -170,5 +171,5 @@ for spec in "$((vm_count / 4)):-g rg-a" "$((vm_count / 2)):-g rg-c" "$vm_count:"
 done
 
 printf '%-48s %6s %10s %12s %s\n' operation N result goal verdict
-echo "(N: rounds for connect, VMs for sync; result: median. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "(N: rounds for connect, VMs for sync; result: median. 1-minute load average before the connect rounds: $connect_load, at the end: $(cut -d' ' -f1 /proc/loadavg))"
 for r in "${rows[@]}"; do echo "$r"; done

@@ -108,12 +108,18 @@ internal sealed class VmResolver(CliContext cli, AzureSession azure)
 
     private void Remember(ArmVirtualMachine vm, bool save = true)
     {
+        var entry = new CachedVm(vm.Name, vm.Id, vm.ResourceGroup, vm.SubscriptionId, vm.AdminUsername, vm.PrimaryNetworkInterfaceId);
         lock (_gate)
         {
             _cache ??= Load();
+            if (save && _cache.Contains(entry))
+            {
+                return; // nothing new: no rewrite of the file on every connect
+            }
+
             _cache.RemoveAll(v => string.Equals(v.Id, vm.Id, StringComparison.OrdinalIgnoreCase)
                 || (string.Equals(v.Name, vm.Name, StringComparison.OrdinalIgnoreCase) && string.Equals(v.SubscriptionId, vm.SubscriptionId, StringComparison.OrdinalIgnoreCase)));
-            _cache.Add(new CachedVm(vm.Name, vm.Id, vm.ResourceGroup, vm.SubscriptionId, vm.AdminUsername, vm.PrimaryNetworkInterfaceId));
+            _cache.Add(entry);
         }
 
         if (save)
