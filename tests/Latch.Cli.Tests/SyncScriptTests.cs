@@ -81,6 +81,23 @@ public sealed class SyncScriptTests
         Assert.Equal(existing + "\n" + key + "\n", File.ReadAllText(vm.AuthorizedKeys));
     }
 
+    [Theory]
+    [InlineData("664", "644")]
+    [InlineData("606", "604")]
+    [InlineData("644", "644")]
+    [InlineData("600", "600")]
+    public async Task Appending_takes_group_and_other_write_away_and_leaves_other_modes_alone(string before, string after)
+    {
+        using var vm = ScriptVm.Create(uid: 43009);
+        Directory.CreateDirectory(vm.SshDirectory);
+        await File.WriteAllTextAsync(vm.AuthorizedKeys, TestKeys.Ed25519("existing") + "\n", TestContext.Current.CancellationToken);
+        await CliWorld.RunToolAsync("chown", "-R", $"{vm.Uid}:{vm.Uid}", vm.SshDirectory);
+        await CliWorld.RunToolAsync("chmod", before, vm.AuthorizedKeys);
+        var result = await vm.RunAsync(Script(SyncMode.Ensure, "azureuser", TestKeys.Ed25519("new")));
+        Assert.Contains("latch-sync: appended", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal(after, (await CliWorld.RunToolAsync("stat", "-c", "%a", vm.AuthorizedKeys)).Trim());
+    }
+
     [Fact]
     public async Task Refuses_a_symlinked_ssh_directory_and_a_symlinked_authorized_keys()
     {

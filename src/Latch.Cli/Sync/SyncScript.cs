@@ -138,7 +138,7 @@ internal static partial class SyncScript
         for latch_tool in base64 getent flock stat awk; do
           command -v "$latch_tool" >/dev/null 2>&1 || latch_fail 70 "missing-tool '$latch_tool' is not installed on the VM"
         done
-        input=$(printf '%s' "$latch_input_b64" | base64 -d) || latch_fail 65 "bad-input the user name and key do not decode"
+        input=$(base64 -d <<<"$latch_input_b64") || latch_fail 65 "bad-input the user name and key do not decode"
         case $input in *$'\n'*) ;; *) latch_fail 65 "bad-input no line break between the user name and the key" ;; esac
         user=${input%%$'\n'*}
         key=${input#*$'\n'}
@@ -187,8 +187,8 @@ internal static partial class SyncScript
           case $latch_mode in
             check|status) latch_say "missing"; exit 0 ;;
           esac
-          mkdir -m 700 -- "$dir" 2>/dev/null || as_user mkdir -m 700 -- "$dir" || latch_fail 73 "write-failed cannot create $dir"
-          chown -h "$uid:$gid" -- "$dir" 2>/dev/null
+          # root creates it owned by the user in one step (install -d: mkdir, then chown of what it made)
+          install -d -m 700 -o "$uid" -g "$gid" -- "$dir" 2>/dev/null || as_user mkdir -m 700 -- "$dir" || latch_fail 73 "write-failed cannot create $dir"
           latch_say "created $dir"
         fi
         [ -L "$dir" ] && latch_fail 68 "unsafe $dir is a symbolic link; refusing to follow it"
@@ -197,13 +197,16 @@ internal static partial class SyncScript
         [ "$owner" = "$uid" ] || latch_fail 68 "unsafe $dir is owned by uid $owner, not by '$user' (uid $uid)"
         exec 9<"$dir" || latch_fail 73 "write-failed cannot open $dir to lock it"
         flock -w "$latch_lock_timeout" 9 || latch_fail 75 "lock-timeout another writer held the lock on $dir for ${latch_lock_timeout}s"
+        fix_mode=0
         if [ -L "$file" ]; then latch_fail 68 "unsafe $file is a symbolic link; refusing to follow it"; fi
         if [ -e "$file" ]; then
           [ -f "$file" ] || latch_fail 68 "unsafe $file is not a regular file"
-          fstat=$(stat -c '%u %h' -- "$file") || latch_fail 68 "unsafe cannot stat $file"
-          fowner=${fstat% *}
+          fstat=$(stat -c '%u %h %a' -- "$file") || latch_fail 68 "unsafe cannot stat $file"
+          read -r fowner flinks fmode <<<"$fstat"
           [ "$fowner" = "$uid" ] || latch_fail 68 "unsafe $file is owned by uid $fowner, not by '$user' (uid $uid)"
-          [ "${fstat#* }" = 1 ] || latch_fail 68 "unsafe $file has more than one hard link"
+          [ "$flinks" = 1 ] || latch_fail 68 "unsafe $file has more than one hard link"
+          # sshd's StrictModes refuses a file that group or others can write: the append takes those bits away
+          case $fmode in *[2367]?|*[2367]) fix_mode=1 ;; esac
         fi
         case $latch_mode in
           check)
@@ -223,7 +226,7 @@ internal static partial class SyncScript
               f=$1; k=$2
               if [ -s "$f" ] && [ -n "$(tail -c 1 -- "$f")" ]; then printf "\n" >> "$f" || exit 73; fi
               printf "%s\n" "$k" >> "$f" || exit 73
-              chmod go-w -- "$f" || exit 73' latch-append "$file" "$key" || latch_fail 73 "write-failed cannot append to $file"
+              [ "$3" = 0 ] || chmod go-w -- "$f" || exit 73' latch-append "$file" "$key" "$fix_mode" || latch_fail 73 "write-failed cannot append to $file"
             has_key "$latch_type" "$latch_blob" || latch_fail 73 "write-failed the key is not in $file after appending"
             latch_say appended
             exit 0 ;;
