@@ -9,6 +9,9 @@ internal sealed record ArmOptions
     /// <summary>How long a run-command script may run before it is killed (with its process tree).</summary>
     public TimeSpan RunCommandTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
-    /// <summary>How many finished run-command operations stay queryable; older ones are forgotten first.</summary>
-    public int RetainedOperations { get; init; } = 256;
+    /// <summary>
+    /// How many finished run-command operations stay queryable; older ones are forgotten first. Azure keeps them for
+    /// hours, so this is sized for a whole fleet's sync (each keeps at most 4 KiB of stdout and of stderr).
+    /// </summary>
+    public int RetainedOperations { get; init; } = 4096;
 }
