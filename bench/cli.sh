@@ -4,7 +4,7 @@
 #                      exec (ssh replaced by /bin/true), and what auto (key checked over ssh) adds to a plain ssh login
 #                      (goal <= 50 ms each)
 #   first sync         keys sync VM --sync-method run-command on a VM without the key (median of 5)
-#   keys sync --all    N = 250, 500, 1000 emulated VMs, --parallel 256 (goal: 1000 in <= 10 s, linear in N), with the
+#   keys sync --all    N = 250, 500, 1000 emulated VMs, --parallel 256 (BENCH_CLI_PARALLEL) (goal: 1000 in <= 10 s, linear in N), with the
 #                      CPU of latch, of the emulator and of the VMs' scripts (which share this machine's cores)
 # Emulated VMs run their run-command scripts on this machine inside one private /etc (a passwd naming every VM's
 # user), so the real sync script, getent, flock and setpriv all run. Needs root.
@@ -145,7 +145,8 @@ done
 m=$(printf '%s\n' "${first[@]}" | median)
 row "first sync via run-command (latency 0)" 5 "${m} ms" "" "- (the emulator's Retry-After is >= 1 s, like ARM's)"
 
-# keys sync --all: N VMs from scratch
+# keys sync --all: N VMs from scratch, BENCH_CLI_PARALLEL run-commands at a time
+parallel=${BENCH_CLI_PARALLEL:-256}
 sync_all() { # label, args...
   rm -rf "$work"/vms/vm*/home/u*/.ssh
   local t0 t1 out e0 e1
@@ -154,7 +155,7 @@ sync_all() { # label, args...
   e0=$(awk '{print $14+$15, $16+$17}' "/proc/$emulator_pid/stat")
   t0=$(now_ms)
   # latch's own CPU time (user+sys) separates the CLI's cost from the emulated VMs' scripts, which share this machine
-  cpu=$( { time "$latch" keys sync --all "$@" --sync-method run-command --parallel 256 >"$work/sync-all.out" 2>&1 || true; } 2>&1 )
+  cpu=$( { time "$latch" keys sync --all "$@" --sync-method run-command --parallel "$parallel" >"$work/sync-all.out" 2>&1 || true; } 2>&1 )
   t1=$(now_ms)
   e1=$(awk '{print $14+$15, $16+$17}' "/proc/$emulator_pid/stat")
   grep -E 'failed|advice' "$work/sync-all.out" | grep -v ' 0 failed' | head -5 >&2 || true
@@ -167,7 +168,7 @@ for spec in "$((vm_count / 4)):-g rg-a" "$((vm_count / 2)):-g rg-c" "$vm_count:"
   [ "$n" = 1000 ] && goal=10000 || goal=""
   [ "$n" = "$vm_count" ] && n="$vm_count+1"
   # the sshvm is in rg-ssh; --all includes it
-  row "keys sync --all (run-command, --parallel 256)" "$n" "${ms} ms" "${goal:+<= 10 s}" "$(verdict "$ms" "$goal") ($summary)"
+  row "keys sync --all (run-command, --parallel $parallel)" "$n" "${ms} ms" "${goal:+<= 10 s}" "$(verdict "$ms" "$goal") ($summary)"
 done
 
 printf '%-48s %6s %10s %12s %s\n' operation N result goal verdict
