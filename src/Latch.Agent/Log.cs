@@ -151,4 +151,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3049, Level = LogLevel.Information, Message = "idle: resident memory {Before:0.0} MB -> {After:0.0} MB (compacting GC, clean code pages handed back)")]
     public static partial void IdleTrimmed(ILogger logger, double before, double after);
+
+    [LoggerMessage(EventId = 3050, Level = LogLevel.Warning, Message = "cannot re-execute {Path} as the idle daemon ({Error}); the key guard runs in this process")]
+    public static partial void ReexecFailed(ILogger logger, string path, string error);
 }
