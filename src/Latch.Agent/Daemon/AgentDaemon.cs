@@ -24,6 +24,7 @@ internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentCl
     public const string AfterReadyOption = "--after-ready";
 
     private static readonly TimeSpan s_trimAfter = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan s_settle = TimeSpan.FromSeconds(2);
 
     /// <param name="verbose">Passed on to the re-executed image.</param>
     public async Task<int> RunAsync(bool verbose = false, CancellationToken cancellationToken = default)
@@ -95,13 +96,7 @@ internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentCl
             var guard = system.IsLiveSystem ? Guard.GuardService.RunInDaemonAsync(system.Logger, time, stop) : Task.Delay(Timeout.Infinite, stop);
 
             // the guard's first pass over the store runs in its first moments; after that the daemon only waits
-            await Task.WhenAny(guard, Task.Delay(s_trimAfter, time, stop)).ConfigureAwait(false);
-            if (!guard.IsCompleted)
-            {
-                var (before, after) = IdleTrim.Run();
-                Log.IdleTrimmed(system.Logger, before / 1024.0, after / 1024.0);
-            }
-
+            _ = IdleTrim.Start(system.Logger, s_trimAfter, s_settle, stop);
             await guard.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
