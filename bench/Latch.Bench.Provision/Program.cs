@@ -49,12 +49,13 @@ internal static class Program
             agents.Add(new("waagent -daemon (Agent=disabled)", vm => Waagent.ConfigureAsync(vm), Waagent.Start));
         }
 
-        // rounds interleave the agents, so a change in the machine's load falls on all of them alike
+        // rounds interleave the agents, so a change in the machine's load falls on all of them alike, and each round
+        // starts with the next agent, so none always runs first (right after the previous round's teardown)
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[..3];
         var samples = agents.ToDictionary(a => a.Name, _ => new List<Sample>());
         for (var round = 0; round < Rounds; round++)
         {
-            foreach (var agent in agents)
+            foreach (var agent in agents.Skip(round % agents.Count).Concat(agents.Take(round % agents.Count)))
             {
                 samples[agent.Name].Add(await MeasureAsync(agent));
                 Console.Error.WriteLine($"{agent.Name}, round {round + 1}: {samples[agent.Name][^1]}");
@@ -79,7 +80,7 @@ internal static class Program
             }
         }
 
-        Console.WriteLine($"median of {Rounds} rounds (agents interleaved in each round); each run boots a fresh VM; ready = agent process start to the emulator recording Ready; idle RSS sampled {s_idleWait.TotalSeconds:0} s after Ready");
+        Console.WriteLine($"median of {Rounds} rounds (agents interleaved, rotating which goes first); each run boots a fresh VM; ready = agent process start to the emulator recording Ready; idle RSS sampled {s_idleWait.TotalSeconds:0} s after Ready");
         Console.WriteLine($"load average before {string.Join(' ', load)}, after {string.Join(' ', loadAfter)}");
         return 0;
     }
