@@ -16,9 +16,11 @@ namespace Latch.Bench.Provision;
 /// </summary>
 internal static class Program
 {
-    // LATCH_BENCH_ROUNDS, LATCH_BENCH_LATCHD_ONLY=1 and LATCH_BENCH_LATCHD_ENV="DOTNET_X=1 …" are for trying runtime knobs quickly
-    private static readonly int Rounds = int.TryParse(Environment.GetEnvironmentVariable("LATCH_BENCH_ROUNDS"), out var rounds) && rounds > 0 ? rounds : 3;
+    // LATCH_BENCH_ROUNDS, LATCH_BENCH_LATCHD_ONLY=1, LATCH_BENCH_LATCHD_ENV="DOTNET_X=1 …" and LATCH_BENCH_LATCHD_ALT=PATH
+    // (another latchd binary measured in the same rounds) are for trying changes quickly
+    private static readonly int Rounds = int.TryParse(Environment.GetEnvironmentVariable("LATCH_BENCH_ROUNDS"), out var rounds) && rounds > 0 ? rounds : 5;
     private static readonly string[] s_latchdEnvironment = (Environment.GetEnvironmentVariable("LATCH_BENCH_LATCHD_ENV") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    private static readonly string? s_alternative = Environment.GetEnvironmentVariable("LATCH_BENCH_LATCHD_ALT") is { Length: > 0 } alt ? Path.GetFullPath(alt) : null;
     private static readonly TimeSpan s_idleWait = TimeSpan.FromSeconds(10);
 
     private static async Task<int> Main()
@@ -30,56 +32,82 @@ internal static class Program
         }
 
         await Latchd.EnsurePublishedAsync();
-        var rows = new List<Row>();
-        foreach (var (name, start) in new (string, Func<Vm, Task<TrackedProcess>>)[]
+        var agents = new List<Agent>
         {
-            ("latchd run (provisions)", vm => StartLatchdAsync(vm, provision: true)),
-            ("latchd run (Agent=disabled)", vm => StartLatchdAsync(vm, provision: false)),
-            ("waagent -daemon (Agent=disabled)", vm => Waagent.StartAsync(vm)),
-        })
+            new("latchd run (provisions)", vm => PrepareLatchdAsync(vm, Latchd.VmPath, provision: true), StartLatchd),
+            new("latchd run (Agent=disabled)", vm => PrepareLatchdAsync(vm, Latchd.VmPath, provision: false), StartLatchd),
+        };
+        if (s_alternative is not null)
         {
-            if (name.StartsWith("waagent", StringComparison.Ordinal) && Environment.GetEnvironmentVariable("LATCH_BENCH_LATCHD_ONLY") == "1")
-            {
-                continue;
-            }
-
-            var samples = new List<Sample>();
-            for (var round = 0; round < Rounds; round++)
-            {
-                samples.Add(await MeasureAsync(start));
-                Console.Error.WriteLine($"{name}, round {round + 1}: {samples[^1]}");
-            }
-
-            rows.Add(new Row(name, Median(samples.Select(s => s.ReadyMs)), Median(samples.Select(s => s.PeakKb)) / 1024, Median(samples.Select(s => s.IdleKb)) / 1024, Median(samples.Select(s => s.TreeIdleKb)) / 1024));
+            // an A/B candidate, measured in the same rounds (LATCH_BENCH_LATCHD_ALT=/path/to/another/latchd)
+            agents.Add(new("alt latchd run (provisions)", vm => PrepareLatchdAsync(vm, s_alternative, provision: true), StartLatchd));
+            agents.Add(new("alt latchd run (Agent=disabled)", vm => PrepareLatchdAsync(vm, s_alternative, provision: false), StartLatchd));
         }
 
+        if (Environment.GetEnvironmentVariable("LATCH_BENCH_LATCHD_ONLY") != "1")
+        {
+            agents.Add(new("waagent -daemon (Agent=disabled)", vm => Waagent.ConfigureAsync(vm), Waagent.Start));
+        }
+
+        // rounds interleave the agents, so a change in the machine's load falls on all of them alike, and each round
+        // starts with the next agent, so none always runs first (right after the previous round's teardown)
+        var load = File.ReadAllText("/proc/loadavg").Split(' ')[..3];
+        var samples = agents.ToDictionary(a => a.Name, _ => new List<Sample>());
+        for (var round = 0; round < Rounds; round++)
+        {
+            foreach (var agent in agents.Skip(round % agents.Count).Concat(agents.Take(round % agents.Count)))
+            {
+                samples[agent.Name].Add(await MeasureAsync(agent));
+                Console.Error.WriteLine($"{agent.Name}, round {round + 1}: {samples[agent.Name][^1]}");
+            }
+        }
+
+        var rows = agents.Select(a => samples[a.Name]).Select((s, i) => new Row(agents[i].Name, Median(s.Select(x => x.ReadyMs)), Median(s.Select(x => x.PeakKb)) / 1024, Median(s.Select(x => x.IdleKb)) / 1024, Median(s.Select(x => x.TreeIdleKb)) / 1024)).ToList();
         Console.WriteLine($"{"agent",-34} {"ready ms",9} {"peak RSS MB",12} {"idle RSS MB",12} {"tree idle MB",13}");
         foreach (var row in rows)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.Name,-34} {row.ReadyMs,9:0} {row.PeakMb,12:0.0} {row.IdleMb,12:0.0} {row.TreeIdleMb,13:0.0}"));
         }
 
-        if (rows.Count < 3)
+        var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[..3];
+        if (rows.Find(r => r.Name.StartsWith("waagent", StringComparison.Ordinal)) is { } waagent)
         {
-            return 0;
+            foreach (var latchd in rows.Where(r => r.Name.EndsWith("(Agent=disabled)", StringComparison.Ordinal) && r != waagent))
+            {
+                var label = latchd.Name.StartsWith("alt", StringComparison.Ordinal) ? "waagent / alt latchd (both disabled)" : "waagent / latchd (both disabled)";
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{label,-34} {waagent.ReadyMs / latchd.ReadyMs,8:0.0}x {waagent.PeakMb / latchd.PeakMb,11:0.0}x {waagent.IdleMb / latchd.IdleMb,11:0.0}x {waagent.TreeIdleMb / latchd.TreeIdleMb,12:0.0}x"));
+            }
         }
 
-        var latchd = rows[1];
-        var waagent = rows[2];
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{"waagent / latchd (both disabled)",-34} {waagent.ReadyMs / latchd.ReadyMs,8:0.0}x {waagent.PeakMb / latchd.PeakMb,11:0.0}x {waagent.IdleMb / latchd.IdleMb,11:0.0}x {waagent.TreeIdleMb / latchd.TreeIdleMb,12:0.0}x"));
-        Console.WriteLine($"median of {Rounds} rounds; each round boots a fresh VM; idle RSS sampled {s_idleWait.TotalSeconds:0} s after Ready");
+        Console.WriteLine($"median of {Rounds} rounds (agents interleaved, rotating which goes first); each run boots a fresh VM; ready = agent process start to the emulator recording Ready; idle RSS sampled {s_idleWait.TotalSeconds:0} s after Ready");
+        Console.WriteLine($"load average before {string.Join(' ', load)}, after {string.Join(' ', loadAfter)}");
         return 0;
     }
 
-    private static async Task<TrackedProcess> StartLatchdAsync(Vm vm, bool provision)
+    /// <summary>Installs <paramref name="binary"/> as the VM's latchd and writes its configuration (before the clock starts).</summary>
+    private static async Task PrepareLatchdAsync(Vm vm, string binary, bool provision)
     {
-        await Latchd.InstallAsync(vm);
+        if (binary == Latchd.VmPath)
+        {
+            await Latchd.InstallAsync(vm);
+        }
+        else
+        {
+            File.Copy(binary, vm.Root + Latchd.VmPath, overwrite: true);
+            File.SetUnixFileMode(vm.Root + Latchd.VmPath, (UnixFileMode)0b111_101_101);
+        }
+
         await vm.WriteFileAsync("/etc/latch/latchd.toml", $"[Provisioning]\nAgent = \"{(provision ? "latch" : "disabled")}\"\n");
-        return vm.StartProcess("latchd run", ["/usr/bin/env", .. s_latchdEnvironment, Latchd.VmPath, "run"]);
     }
 
-    private static async Task<Sample> MeasureAsync(Func<Vm, Task<TrackedProcess>> start)
+    private static TrackedProcess StartLatchd(Vm vm) => vm.StartProcess("latchd run", ["/usr/bin/env", .. s_latchdEnvironment, Latchd.VmPath, "run"]);
+
+    /// <summary>
+    /// One fresh VM: the agent installed and configured, then the clock runs from starting its process to the emulator
+    /// recording Ready (the same start for every agent: the rig's nsenter + chroot into the VM).
+    /// </summary>
+    private static async Task<Sample> MeasureAsync(Agent candidate)
     {
         await using var host = await AzureHost.StartAsync();
         var key = await SshKey.CreateAsync(Path.Combine(host.Directory, "keys"), "admin");
@@ -87,8 +115,9 @@ internal static class Program
         var emulator = await host.StartEmulatorAsync();
         await WarmUpAsync(host);
 
+        await candidate.PrepareAsync(vm);
         var started = DateTimeOffset.UtcNow;
-        var agent = await start(vm);
+        var agent = candidate.Start(vm);
         var ready = await WaitForReadyAsync(emulator, vm, agent);
         var readyMs = (ready - started).TotalMilliseconds;
         await Task.Delay(s_idleWait);
@@ -165,7 +194,8 @@ internal static class Program
             }
         }
 
-        Console.Error.WriteLine($"  threads: {Directory.GetDirectories($"/proc/{pid}/task").Length}");
+        var threads = Directory.GetDirectories($"/proc/{pid}/task").Select(t => File.ReadAllText(Path.Combine(t, "comm")).Trim()).ToList();
+        Console.Error.WriteLine($"  threads: {threads.Count} ({string.Join(", ", threads)})");
         foreach (var row in rows.GroupBy(r => r.Name.Split(' ')[^1] + " " + r.Name.Split(' ')[1]).Select(g => (g.Key, Rss: g.Sum(r => r.Rss))).OrderByDescending(r => r.Rss).Take(14))
         {
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {row.Rss,8:0} kB  {row.Key}"));
@@ -219,6 +249,8 @@ internal static class Program
     {
         public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"Ready after {ReadyMs:0} ms, peak {PeakKb / 1024:0.0} MB, idle {IdleKb / 1024:0.0} MB, tree {TreeIdleKb / 1024:0.0} MB");
     }
+
+    private sealed record Agent(string Name, Func<Vm, Task> PrepareAsync, Func<Vm, TrackedProcess> Start);
 
     private sealed record Row(string Name, double ReadyMs, double PeakMb, double IdleMb, double TreeIdleMb);
 }

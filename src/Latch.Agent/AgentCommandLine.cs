@@ -58,22 +58,8 @@ internal static class AgentCommandLine
         run.SetAction((parse, ct) => WithContext(parse, streams, time, requireRoot: true, async context =>
         {
             using var clients = context.CreateClients(null);
-            // the child 'latchd provision' gets the same global options
-            var globals = new List<string>();
-            foreach (var (name, value) in new[] { ("--config", parse.GetValue(config)), ("--root", parse.GetValue(root) is "/" ? null : parse.GetValue(root)), ("--imds", parse.GetValue(imds)), ("--wireserver", parse.GetValue(wireServer)) })
-            {
-                if (value is not null)
-                {
-                    globals.AddRange([name, value]);
-                }
-            }
-
-            if (parse.GetValue(verbose))
-            {
-                globals.Add("--verbose");
-            }
-
-            return await new AgentDaemon(context.System, context.Config, clients, SystemdNotifier.FromEnvironment(), time, globals).RunAsync(ct).ConfigureAwait(false);
+            return await new AgentDaemon(context.System, context.Config, clients, SystemdNotifier.FromEnvironment(), time)
+                .RunAsync(parse.GetValue(verbose), ct).ConfigureAwait(false);
         }));
 
         var user = new Option<bool>("--user") { Description = "Also delete the provisioned user, its home and its sudoers drop-in" };

@@ -149,6 +149,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3048, Level = LogLevel.Error, Message = "cannot set the SCSI timeout: {Error}")]
     public static partial void ScsiTimeoutFailed(ILogger logger, string error);
 
-    [LoggerMessage(EventId = 3049, Level = LogLevel.Information, Message = "idle: resident memory {Before:0.0} MB -> {After:0.0} MB (compacting GC, clean code pages handed back)")]
-    public static partial void IdleTrimmed(ILogger logger, double before, double after);
+    [LoggerMessage(EventId = 3049, Level = LogLevel.Information, Message = "idle: resident memory {Before:0.0} MB; compacting GC done, handing back the clean pages of {Mappings} read-only file mappings")]
+    public static partial void IdleTrimmed(ILogger logger, double before, int mappings);
+
+    [LoggerMessage(EventId = 3050, Level = LogLevel.Warning, Message = "cannot re-execute {Path} as the idle daemon ({Error}); the key guard runs in this process")]
+    public static partial void ReexecFailed(ILogger logger, string path, string error);
 }

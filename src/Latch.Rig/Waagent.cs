@@ -39,6 +39,16 @@ internal static class Waagent
     /// <summary>Writes the rig's settings (plus <paramref name="overrides"/>) into /etc/waagent.conf and starts `waagent -daemon`.</summary>
     public static async Task<TrackedProcess> StartAsync(Vm vm, IReadOnlyDictionary<string, string>? overrides = null, CancellationToken cancellationToken = default)
     {
+        await ConfigureAsync(vm, overrides, cancellationToken);
+        return Start(vm);
+    }
+
+    /// <summary>`waagent -daemon` as Debian starts it (after <see cref="ConfigureAsync"/>).</summary>
+    public static TrackedProcess Start(Vm vm) => vm.StartProcess("waagent", ["/usr/sbin/waagent", "-daemon"]);
+
+    /// <summary>Writes the rig's settings (plus <paramref name="overrides"/>) into /etc/waagent.conf.</summary>
+    public static async Task ConfigureAsync(Vm vm, IReadOnlyDictionary<string, string>? overrides = null, CancellationToken cancellationToken = default)
+    {
         var settings = new Dictionary<string, string>(RigSettings, StringComparer.Ordinal);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string>())
         {
@@ -47,7 +57,6 @@ internal static class Waagent
 
         var conf = await vm.ReadFileAsync("/etc/waagent.conf", cancellationToken);
         await vm.WriteFileAsync("/etc/waagent.conf", WaagentConf.Set(conf, settings), cancellationToken: cancellationToken);
-        return vm.StartProcess("waagent", ["/usr/sbin/waagent", "-daemon"]);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Runtime.InteropServices;
 using Latch.Agent.Config;
 using Latch.Agent.Os;
@@ -11,15 +12,22 @@ namespace Latch.Agent.Daemon;
 /// or SIGINT and exits cleanly (STOPPING=1). Exits 1 without READY=1 when provisioning failed, so systemd shows it.
 /// </summary>
 /// <remarks>
-/// Provisioning (and the Ready report) runs in a child <c>latchd provision</c> with the same global options, so the
-/// long-lived daemon never loads what only provisioning needs (HTTP, XML, libcrypto for the password hash and host key
-/// thumbprint): its idle memory is the key guard's. Hosted by another program (tests), it runs in-process.
+/// Provisioning and the Ready report run in this process, first thing (nothing on the way to Ready but the work
+/// itself). Once Ready is reported and systemd told, latchd re-executes itself as <c>latchd run --after-ready</c>:
+/// same pid (systemd's main process), a fresh image that never loaded what only provisioning needs (HTTP, XML,
+/// libcrypto), so the long-lived daemon's memory is the key guard's. Hosted by another program (tests), or managing
+/// another root, it stays in-process.
 /// </remarks>
-internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentClients clients, SystemdNotifier notifier, TimeProvider time, IReadOnlyList<string> globalArguments)
+internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentClients clients, SystemdNotifier notifier, TimeProvider time)
 {
-    private static readonly TimeSpan s_trimAfter = TimeSpan.FromSeconds(3);
+    /// <summary>The hidden option of the re-executed daemon: Ready was reported and systemd notified.</summary>
+    public const string AfterReadyOption = "--after-ready";
 
-    public async Task<int> RunAsync(CancellationToken cancellationToken = default)
+    private static readonly TimeSpan s_trimAfter = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan s_settle = TimeSpan.FromSeconds(2);
+
+    /// <param name="verbose">Passed on to the re-executed image.</param>
+    public async Task<int> RunAsync(bool verbose = false, CancellationToken cancellationToken = default)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
@@ -29,9 +37,7 @@ internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentCl
         int status;
         try
         {
-            status = Environment.ProcessPath is { } self && Path.GetFileName(self) == "latchd"
-                ? await ProvisionInChildAsync(self, skip, stop.Token).ConfigureAwait(false)
-                : await new Provisioner(system, config, clients, time).ProvisionAsync(skip, stop.Token).ConfigureAwait(false);
+            status = await new Provisioner(system, config, clients, time).ProvisionAsync(skip, stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -47,19 +53,50 @@ internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentCl
 
         notifier.Notify("READY=1\nSTATUS=provisioned; Ready reported");
         Log.DaemonReady(system.Logger, notifier.IsEnabled);
+        if (system.IsLiveSystem && !stop.IsCancellationRequested && Environment.ProcessPath is { } self && Path.GetFileName(self) == "latchd")
+        {
+            // does not return when the kernel takes it
+            var errno = Interop.Exec.Replace(self, ["latchd", "run", AfterReadyOption, .. verbose ? new[] { "--verbose" } : []], CurrentEnvironment());
+            Log.ReexecFailed(system.Logger, self, Latch.Core.Interop.Posix.Describe(errno));
+        }
+
+        return await RunIdleAsync(system, notifier, time, stop.Token).ConfigureAwait(false);
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    /// <summary>
+    /// <c>latchd run --after-ready</c>, the re-executed image: no configuration, no parser, no clients; only the key
+    /// guard until SIGTERM or SIGINT.
+    /// </summary>
+    public static async Task<int> RunAfterReadyAsync(HostSystem system, SystemdNotifier notifier, TimeProvider time, CancellationToken cancellationToken = default)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        return await RunIdleAsync(system, notifier, time, stop.Token).ConfigureAwait(false);
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    /// <summary>After READY=1: the key guard (on a live system) until stopped, trimmed once idle; then STOPPING=1.</summary>
+    private static async Task<int> RunIdleAsync(HostSystem system, SystemdNotifier notifier, TimeProvider time, CancellationToken stop)
+    {
         try
         {
             // the key guard (file guard, Key Vault pull, control socket) runs for the life of the service on a live system
-            var guard = system.IsLiveSystem ? Guard.GuardService.RunInDaemonAsync(system.Logger, time, stop.Token) : Task.Delay(Timeout.Infinite, stop.Token);
+            var guard = system.IsLiveSystem ? Guard.GuardService.RunInDaemonAsync(system.Logger, time, stop) : Task.Delay(Timeout.Infinite, stop);
 
             // the guard's first pass over the store runs in its first moments; after that the daemon only waits
-            await Task.WhenAny(guard, Task.Delay(s_trimAfter, time, stop.Token)).ConfigureAwait(false);
-            if (!guard.IsCompleted)
-            {
-                var (before, after) = IdleTrim.Run();
-                Log.IdleTrimmed(system.Logger, before / 1024.0, after / 1024.0);
-            }
-
+            _ = IdleTrim.Start(system.Logger, s_trimAfter, s_settle, stop);
             await guard.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -69,41 +106,17 @@ internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentCl
         notifier.Notify("STOPPING=1");
         Log.Stopping(system.Logger);
         return 0;
-
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Cancel();
-        }
     }
 
-    /// <summary>Runs <c>latchd provision [--ready-only] GLOBALS</c>, its output going where the daemon's goes; SIGTERM stops it.</summary>
-    private async Task<int> ProvisionInChildAsync(string self, bool readyOnly, CancellationToken cancellationToken)
+    /// <summary>NAME=VALUE for every variable of this process (NOTIFY_SOCKET among them), for the re-executed image.</summary>
+    private static List<string> CurrentEnvironment()
     {
-        var start = new System.Diagnostics.ProcessStartInfo(self) { UseShellExecute = false };
-        start.ArgumentList.Add("provision");
-        if (readyOnly)
+        var environment = new List<string>();
+        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
         {
-            start.ArgumentList.Add("--ready-only");
+            environment.Add($"{entry.Key}={entry.Value}");
         }
 
-        foreach (var argument in globalArguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var child = System.Diagnostics.Process.Start(start)!;
-        try
-        {
-            await child.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            _ = Interop.Libc.Kill(child.Id, 15);
-            await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            throw;
-        }
-
-        return child.ExitCode;
+        return environment;
     }
 }

@@ -1,20 +1,58 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 
 namespace Latch.Agent.Daemon;
 
 /// <summary>
 /// Once the daemon is idle: a compacting GC that gives unused heap back to the OS, then MADV_PAGEOUT on the clean,
-/// read-only file mappings (latchd's own code and data, libraries only latchd maps). Start-up and provisioning touched
-/// far more code than the idle loop runs; those pages would stay resident until memory pressure. What the idle loop
-/// does need faults back in from the file. Shared pages (mapped by other processes too) are left by the kernel.
+/// read-only file mappings (latchd's own code and data, libc). Start-up touched far more code than the idle loop runs;
+/// those pages would stay resident until memory pressure. What the idle loop does need faults back in from the file.
 /// </summary>
+/// <remarks>
+/// It runs on its own thread, and the page-out is the last thing that thread does before it only waits for the stop:
+/// code that runs after a page-out faults its pages back (with the kernel's fault-around, 64 kB at a time), so the
+/// log line and the GC come first, then a pause for the other threads to settle (the thread pool's gate thread
+/// polls for a while after the last work item), then the page-out, with nothing after it.
+/// </remarks>
 internal static class IdleTrim
 {
-    /// <summary>Returns the kB of resident memory before and after (VmRSS).</summary>
-    public static (long Before, long After) Run()
+    /// <summary>Starts the trim thread: <paramref name="after"/> from now, then once; it ends when <paramref name="stop"/> fires.</summary>
+    public static Thread Start(ILogger logger, TimeSpan after, TimeSpan settle, CancellationToken stop)
     {
+        var thread = new Thread(() => Run(logger, after, settle, stop)) { IsBackground = true, Name = "latchd idle trim" };
+        thread.Start();
+        return thread;
+    }
+
+    private static void Run(ILogger logger, TimeSpan after, TimeSpan settle, CancellationToken stop)
+    {
+        var stopped = stop.WaitHandle;
+        if (stopped.WaitOne(after))
+        {
+            return;
+        }
+
         var before = ResidentKb();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        var ranges = ReadOnlyFileMappings();
+        Log.IdleTrimmed(logger, before / 1024.0, ranges.Count);
+        if (stopped.WaitOne(settle))
+        {
+            return;
+        }
+
+        foreach (var (start, length) in ranges)
+        {
+            _ = Interop.Memory.Advise(start, length, Interop.Memory.MadvPageOut);
+        }
+
+        stopped.WaitOne();
+    }
+
+    /// <summary>The clean, read-only file mappings of this process (start, length), from /proc/self/maps.</summary>
+    private static List<(nint Start, nuint Length)> ReadOnlyFileMappings()
+    {
+        var ranges = new List<(nint, nuint)>();
         foreach (var line in File.ReadLines("/proc/self/maps"))
         {
             // start-end perms offset dev inode path
@@ -27,10 +65,10 @@ internal static class IdleTrim
             var range = fields[0].Split('-');
             var start = long.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             var end = long.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            _ = Interop.Memory.Advise((nint)start, (nuint)(end - start), Interop.Memory.MadvPageOut);
+            ranges.Add(((nint)start, (nuint)(end - start)));
         }
 
-        return (before, ResidentKb());
+        return ranges;
     }
 
     private static long ResidentKb()

@@ -117,6 +117,10 @@ internal sealed class FileGuard : IDisposable
         _nextFullCheck = _time.GetTimestamp();
         PublishStatus();
         started?.Set();
+
+        // a stop wakes the wait at once, so the loop sleeps until there is something to do (an event, a request, a due
+        // check): an idle daemon runs no code and faults no page back in
+        using var stopping = cancellationToken.Register(() => _inotify?.Wake());
         while (!cancellationToken.IsCancellationRequested)
         {
             var wait = NextWait();
@@ -231,7 +235,7 @@ internal sealed class FileGuard : IDisposable
             }
         }
 
-        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait > TimeSpan.FromSeconds(5) ? TimeSpan.FromSeconds(5) : wait;
+        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
     }
 
     private static List<InotifyEvent> WaitWithoutInotify(TimeSpan wait, CancellationToken cancellationToken)
