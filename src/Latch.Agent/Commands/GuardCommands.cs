@@ -88,13 +88,7 @@ internal static class GuardCommands
         await Console.Error.WriteLineAsync("<6>guard: ready").ConfigureAwait(false);
 
         // like latchd run: once the first pass is over the guard mostly waits, so give back what start-up used
-        await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(3), cancellationToken)).ConfigureAwait(false);
-        if (!run.IsCompleted)
-        {
-            var (before, after) = Daemon.IdleTrim.Run();
-            Log.IdleTrimmed(logger, before / 1024.0, after / 1024.0);
-        }
-
+        _ = Daemon.IdleTrim.Start(logger, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2), cancellationToken);
         await run.ConfigureAwait(false);
         return 0;
     }
