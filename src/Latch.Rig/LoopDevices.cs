@@ -63,7 +63,11 @@ internal static class LoopDevices
         }
     }
 
-    /// <summary>Detaches every loop device backed by a file under the directory (after unmounting it); returns what is still attached.</summary>
+    /// <summary>
+    /// Detaches every loop device backed by a file under the directory (after unmounting it); returns what is still
+    /// attached after a few seconds. A device something still holds open (udev's probe, a test's own detach in
+    /// flight) is only marked to detach on its last close, so the backing files are watched for a while.
+    /// </summary>
     public static async Task<IReadOnlyList<string>> DetachUnderAsync(string directory, CancellationToken cancellationToken = default)
     {
         foreach (var loop in Under(directory))
@@ -71,6 +75,13 @@ internal static class LoopDevices
             await Command.RunAsync(["losetup", "-d", loop], cancellationToken: cancellationToken);
         }
 
-        return Under(directory);
+        var left = Under(directory);
+        for (var wait = 0; left.Count > 0 && wait < 50; wait++)
+        {
+            await Task.Delay(100, cancellationToken);
+            left = Under(directory);
+        }
+
+        return left;
     }
 }
