@@ -31,11 +31,11 @@ public sealed class AuthorizedKeysDocument
     {
         get
         {
-            for (var i = 0; i < _lines.Count; i++)
+            foreach (var line in _lines)
             {
-                if (_lines[i].Kind == LineKind.Key)
+                if (line.Kind == LineKind.Key)
                 {
-                    yield return new AuthorizedKeysLine(i + 1, _lines[i]).Key!;
+                    yield return line.CreateKey();
                 }
             }
         }

@@ -25,7 +25,6 @@ public sealed class AuthorizedKeysLine
     {
         Number = number;
         _record = record;
-        _key = record.AppendedKey;
     }
 
     /// <summary>1-based position in the document when this line was taken from it.</summary>
@@ -40,7 +39,7 @@ public sealed class AuthorizedKeysLine
     public ReadOnlyMemory<byte> Eol => LineRecord.Bytes(_record.Eol);
 
     /// <summary>The key of a <see cref="LineKind.Key"/> line; null for every other kind.</summary>
-    public SshPublicKey? Key => Kind == LineKind.Key ? _key ??= _record.Parts.CreateKey(Raw) : null;
+    public SshPublicKey? Key => Kind == LineKind.Key ? _key ??= _record.CreateKey() : null;
 
     public KeyParseError? Error => _record.Error;
 
@@ -70,12 +69,7 @@ internal readonly struct LineRecord(LineKind kind, ReadOnlyMemory<byte> raw, End
 
     public EndOfLine Eol => eol;
 
-    public KeyParts Parts => parts;
-
     public KeyParseError? Error => error;
-
-    /// <summary>The key a merge appended (built already); null for parsed lines.</summary>
-    public SshPublicKey? AppendedKey => appendedKey;
 
     /// <summary>The key's identity without building the key, or null when this is no key line.</summary>
     public KeyIdentity? Identity => kind != LineKind.Key ? null : appendedKey is { } key ? key.Identity : parts.Identity;
@@ -86,6 +80,9 @@ internal readonly struct LineRecord(LineKind kind, ReadOnlyMemory<byte> raw, End
         EndOfLine.CrLf => s_crLf,
         _ => default,
     };
+
+    /// <summary>The key of a key line: the one a merge appended, else a new one built from the line's parts.</summary>
+    public SshPublicKey CreateKey() => appendedKey ?? parts.CreateKey(raw);
 
     public LineRecord WithEol(EndOfLine newEol) => new(kind, raw, newEol, parts, error, appendedKey);
 }

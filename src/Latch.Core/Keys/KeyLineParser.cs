@@ -31,7 +31,7 @@ internal static class KeyLineParser
         return error;
     }
 
-    /// <summary>Like the overload above, but leaves the key unbuilt: a whole file keeps one object per line.</summary>
+    /// <summary>Like the overload above, but leaves the key unbuilt: a parsed file keeps only where each key's parts are.</summary>
     public static KeyParseError? ParseParts(ReadOnlySpan<byte> line, BlobArena? arena, bool deep, out KeyParts parts)
     {
         parts = default;
@@ -162,10 +162,6 @@ internal static class KeyLineParser
 /// </summary>
 internal readonly struct KeyParts(KeyType type, ReadOnlyMemory<byte> blob, int optionsStart, int optionsEnd, int commentStart, BlobFacts facts)
 {
-    public KeyType Type => type;
-
-    public ReadOnlyMemory<byte> Blob => blob;
-
     public KeyIdentity Identity => new(type.Name, blob, KeyIdentity.Hash(blob.Span));
 
     public SshPublicKey CreateKey(ReadOnlyMemory<byte> raw) => new(
