@@ -88,7 +88,7 @@ internal static class GuardCommands
         await Console.Error.WriteLineAsync("<6>guard: ready").ConfigureAwait(false);
 
         // like latchd run: once the first pass is over the guard mostly waits, so give back what start-up used
-        _ = Daemon.IdleTrim.Start(logger, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2), cancellationToken);
+        _ = Daemon.IdleTrim.Start(logger, cancellationToken);
         await run.ConfigureAwait(false);
         return 0;
     }

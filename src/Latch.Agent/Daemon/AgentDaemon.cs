@@ -23,9 +23,6 @@ internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentCl
     /// <summary>The hidden option of the re-executed daemon: Ready was reported and systemd notified.</summary>
     public const string AfterReadyOption = "--after-ready";
 
-    private static readonly TimeSpan s_trimAfter = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan s_settle = TimeSpan.FromSeconds(2);
-
     /// <param name="verbose">Passed on to the re-executed image.</param>
     public async Task<int> RunAsync(bool verbose = false, CancellationToken cancellationToken = default)
     {
@@ -96,7 +93,7 @@ internal sealed class AgentDaemon(HostSystem system, AgentConfig config, AgentCl
             var guard = system.IsLiveSystem ? Guard.GuardService.RunInDaemonAsync(system.Logger, time, stop) : Task.Delay(Timeout.Infinite, stop);
 
             // the guard's first pass over the store runs in its first moments; after that the daemon only waits
-            _ = IdleTrim.Start(system.Logger, s_trimAfter, s_settle, stop);
+            _ = IdleTrim.Start(system.Logger, stop);
             await guard.ConfigureAwait(false);
         }
         catch (OperationCanceledException)

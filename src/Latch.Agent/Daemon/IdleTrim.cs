@@ -16,18 +16,24 @@ namespace Latch.Agent.Daemon;
 /// </remarks>
 internal static class IdleTrim
 {
-    /// <summary>Starts the trim thread: <paramref name="after"/> from now, then once; it ends when <paramref name="stop"/> fires.</summary>
-    public static Thread Start(ILogger logger, TimeSpan after, TimeSpan settle, CancellationToken stop)
+    // the guard's first pass over the store runs in its first moments; after that the daemon only waits
+    private static readonly TimeSpan s_after = TimeSpan.FromSeconds(3);
+
+    // long enough for the thread pool's gate thread to stop polling after the last work item
+    private static readonly TimeSpan s_settle = TimeSpan.FromSeconds(2);
+
+    /// <summary>Starts the trim thread: 3 s from now, then once; it ends when <paramref name="stop"/> fires.</summary>
+    public static Thread Start(ILogger logger, CancellationToken stop)
     {
-        var thread = new Thread(() => Run(logger, after, settle, stop)) { IsBackground = true, Name = "latchd idle trim" };
+        var thread = new Thread(() => Run(logger, stop)) { IsBackground = true, Name = "latchd idle trim" };
         thread.Start();
         return thread;
     }
 
-    private static void Run(ILogger logger, TimeSpan after, TimeSpan settle, CancellationToken stop)
+    private static void Run(ILogger logger, CancellationToken stop)
     {
         var stopped = stop.WaitHandle;
-        if (stopped.WaitOne(after))
+        if (stopped.WaitOne(s_after))
         {
             return;
         }
@@ -36,7 +42,7 @@ internal static class IdleTrim
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var ranges = ReadOnlyFileMappings();
         Log.IdleTrimmed(logger, before / 1024.0, ranges.Count);
-        if (stopped.WaitOne(settle))
+        if (stopped.WaitOne(s_settle))
         {
             return;
         }
