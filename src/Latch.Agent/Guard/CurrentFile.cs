@@ -44,7 +44,7 @@ internal static class CurrentFile
         }
     }
 
-    /// <summary>The whole content from the start (the descriptor must not have been read before); null on error or over 16 MiB.</summary>
+    /// <summary>The whole content from the descriptor's offset to the end; null on error or over 16 MiB.</summary>
     public static byte[]? ReadAll(SafeFd file) =>
         Posix.ReadAll(file, 4096, 16 * 1024 * 1024, out var content) == 0 ? content : null;
 }

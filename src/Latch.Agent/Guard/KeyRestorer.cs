@@ -20,10 +20,26 @@ internal sealed class KeyRestorer(AuditLog audit, ILogger logger, TimeProvider t
 
     private static readonly SafeFileOptions s_options = new() { LockTimeout = TimeSpan.FromSeconds(2) };
 
+    /// <summary>How long the inode a restore replaced is watched for a writer that still had it open.</summary>
+    public static readonly TimeSpan LateWriteWindow = TimeSpan.FromSeconds(10);
+
     public RestoreOutcome Restore(UserAccount account, KeyStoreDocument store, string cause, CancellationToken cancellationToken = default)
+    {
+        var outcome = Restore(account, store, cause, held: null, out var replaced, cancellationToken);
+        replaced?.Dispose();
+        return outcome;
+    }
+
+    /// <summary>
+    /// Restores, first putting back what a late writer wrote into <paramref name="held"/> (the inode an earlier
+    /// restore replaced). <paramref name="replaced"/> is the inode this restore replaced, open, for the caller to
+    /// hold for <see cref="LateWriteWindow"/> and pass back as <paramref name="held"/>; null when nothing was replaced.
+    /// </summary>
+    public RestoreOutcome Restore(UserAccount account, KeyStoreDocument store, string cause, ReplacedFile? held, out ReplacedFile? replaced, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(account);
         ArgumentNullException.ThrowIfNull(store);
+        replaced = null;
         var started = time.GetTimestamp();
         var now = time.GetUtcNow();
         var wanted = store.Keys.Where(k => k.IsValidAt(now)).Select(k => k.Key).ToList();
@@ -33,13 +49,6 @@ internal sealed class KeyRestorer(AuditLog audit, ILogger logger, TimeProvider t
         List<string> removed = [];
         byte[]? Build(byte[]? current)
         {
-            restored = [];
-            removed = [];
-            if (current is null && wanted.Count == 0)
-            {
-                return null;
-            }
-
             var document = current is null ? AuthorizedKeysDocument.Empty : AuthorizedKeysDocument.ParseOwned(current);
             var missing = wanted.Where(k => !document.Contains(k.Identity)).ToList();
             var present = unwanted.Where(document.Contains).ToList();
@@ -50,41 +59,69 @@ internal sealed class KeyRestorer(AuditLog audit, ILogger logger, TimeProvider t
 
             document.Remove(present, managed);
             document.EnsurePresent(missing);
-            restored = [.. missing.Select(k => k.Sha256Fingerprint)];
-            removed = [.. present.Select(i => i.Sha256Fingerprint)];
+            restored = [.. restored.Union(missing.Select(k => k.Sha256Fingerprint))];
+            removed = [.. removed.Union(present.Select(i => i.Sha256Fingerprint))];
             return document.ToBytes();
+        }
+
+        var target = new UserFileTarget(account.Home, AuthorizedKeys, account.Uid, account.Gid);
+
+        // A writer that truncated and rewrote the file in place after a restore read it wrote into the inode the
+        // restore's rename replaced: its content is put back, with the managed keys, unless the file was replaced since.
+        bool PutBackLateWrite(ReplacedFile inode)
+        {
+            if (inode.TakeLateWrite() is not { } late)
+            {
+                return false;
+            }
+
+            byte[]? putBack = null;
+            var result = SafeFile.Update(target, current =>
+                putBack = current is not null && current.AsSpan().SequenceEqual(inode.Written) ? Build(late) ?? late : null,
+                s_options, cancellationToken);
+            if (!result.Changed)
+            {
+                return false;
+            }
+
+            inode.Written = putBack!;
+            GuardLog.RecoveredConcurrentWrite(logger, account.Name);
+            return true;
         }
 
         try
         {
-            var target = new UserFileTarget(account.Home, AuthorizedKeys, account.Uid, account.Gid);
-            using var previous = CurrentFile.Open(account);
-            byte[]? seen = null;
-            byte[]? written = null;
-            var result = SafeFile.Update(target, current =>
+            var changed = held is not null && PutBackLateWrite(held);
+            var previous = CurrentFile.Open(account);
+            try
             {
-                seen = current;
-                written = Build(current);
-                return written;
-            }, s_options, cancellationToken);
+                byte[]? seen = null;
+                byte[]? written = null;
+                var result = SafeFile.Update(target, current =>
+                {
+                    seen = current;
+                    return written = Build(current);
+                }, s_options, cancellationToken);
+                if (result.Changed && previous is not null && seen is not null)
+                {
+                    replaced = new ReplacedFile(previous, seen, written!, started + (long)(LateWriteWindow.TotalSeconds * time.TimestampFrequency));
+                    previous = null;
+                    PutBackLateWrite(replaced);
+                }
 
-            // A writer that truncated and rewrote the file in place after it was read wrote into the inode the
-            // rename just replaced: its content is still there, so it is put back, with the managed keys.
-            if (result.Changed && previous is not null && seen is not null && CurrentFile.ReadAll(previous) is { } late && !late.AsSpan().SequenceEqual(seen))
+                changed |= result.Changed;
+            }
+            finally
             {
-                var firstRestored = restored;
-                SafeFile.Update(target, current =>
-                    current is not null && written is not null && current.AsSpan().SequenceEqual(written) ? Build(late) ?? late : null,
-                    s_options, cancellationToken);
-                restored = restored.Count > 0 ? restored : firstRestored;
-                GuardLog.RecoveredConcurrentWrite(logger, account.Name);
+                previous?.Dispose();
             }
 
-            var outcome = new RestoreOutcome(account.Name, result.Changed, restored, removed, null);
-            if (result.Changed)
+            var outcome = new RestoreOutcome(account.Name, changed, restored, removed, null);
+            if (changed)
             {
                 var elapsed = time.GetElapsedTime(started).TotalMilliseconds;
-                Audit(new AuditRecord(now, account.Name, restored.Count > 0 ? "restore" : "remove", restored, removed, cause, Math.Round(elapsed, 3), null));
+                var action = restored.Count > 0 ? "restore" : removed.Count > 0 ? "remove" : "keep-late-write";
+                Audit(new AuditRecord(now, account.Name, action, restored, removed, cause, Math.Round(elapsed, 3), null));
                 if (restored.Count > 0)
                 {
                     GuardLog.Restored(logger, restored.Count, account.Name, cause, elapsed, string.Join(", ", restored));
@@ -100,6 +137,8 @@ internal sealed class KeyRestorer(AuditLog audit, ILogger logger, TimeProvider t
         }
         catch (SafeFileException e)
         {
+            replaced?.Dispose();
+            replaced = null;
             // the audit record first: whoever sees the log line finds the record already written
             Audit(new AuditRecord(now, account.Name, "refused", [], [], cause, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 3), e.Message));
             GuardLog.Refused(logger, account.Name, e.Message);

@@ -43,6 +43,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
     internal static partial nint Read(SafeFd fd, byte* buffer, nuint count);
 
+    [LibraryImport(Library, EntryPoint = "lseek", SetLastError = true)]
+    internal static partial long LSeek(SafeFd fd, long offset, int whence);
+
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(SafeFd fd, byte* buffer, nuint count);
 

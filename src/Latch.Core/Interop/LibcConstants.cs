@@ -35,6 +35,8 @@ internal static class LibcConstants
     public const uint S_IFREG = 0x8000;
     public const uint S_IFLNK = 0xA000;
 
+    public const int SEEK_SET = 0;
+
     public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EAGAIN = 11;

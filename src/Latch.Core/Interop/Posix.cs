@@ -89,6 +89,9 @@ internal static unsafe class Posix
         }
     }
 
+    /// <summary>Moves the descriptor's offset back to the start of the file; 0 or errno.</summary>
+    public static int Rewind(SafeFd fd) => Libc.LSeek(fd, 0, SEEK_SET) < 0 ? Marshal.GetLastPInvokeError() : 0;
+
     /// <summary>Reads to end of file. Returns EFBIG (27) once more than <paramref name="maxBytes"/> arrive.</summary>
     public static int ReadAll(SafeFd fd, int sizeHint, int maxBytes, out byte[] content)
     {

@@ -10,7 +10,9 @@ namespace Latch.Agent.Guard.Watch;
 /// rewritten, truncated, renamed over or deleted) with inotify, plus the key store directory, and after a burst of
 /// changes goes quiet (or a bounded delay passes) puts the managed keys back through <see cref="KeyRestorer"/>.
 /// A directory watch reports its entries' events, so ~/.ssh's watch covers the file without a watch on the file's
-/// inode (which a rename-over would replace). Without inotify, or past the watch limit, users are polled instead.
+/// inode (which a rename-over would replace); that watch also reports writes into the inode a restore replaced, so
+/// a writer that had the file open across the restore gets its lines put back (<see cref="ReplacedFile"/>).
+/// Without inotify, or past the watch limit, users are polled instead.
 /// One thread runs <see cref="Run"/>; <see cref="RequestCheck"/> may be called from any thread.
 /// </summary>
 internal sealed class FileGuard : IDisposable
@@ -180,6 +182,11 @@ internal sealed class FileGuard : IDisposable
                 _nextFullCheck = now + Ticks(PollPeriod());
             }
 
+            foreach (var entry in _users.Values)
+            {
+                entry.ReleaseReplaced(now);
+            }
+
             foreach (var entry in _users.Values.Where(u => u.IsDue(now, _options, _time)).ToList())
             {
                 if (BeingWritten(entry, now))
@@ -318,6 +325,7 @@ internal sealed class FileGuard : IDisposable
             if (_users.Remove(user, out var gone))
             {
                 Unwatch(gone);
+                gone.ReleaseReplaced(long.MaxValue);
             }
 
             return null;
@@ -341,6 +349,7 @@ internal sealed class FileGuard : IDisposable
         {
             _users.Remove(entry.Name);
             Unwatch(entry);
+            entry.ReleaseReplaced(long.MaxValue);
             return;
         }
 
@@ -365,7 +374,12 @@ internal sealed class FileGuard : IDisposable
 
         // watch before acting: a write that lands between the restore and a later watch would go unseen
         EnsureWatches(entry, account);
-        var outcome = _restorer.Restore(account, read.Document, cause, cancellationToken);
+        var outcome = _restorer.Restore(account, read.Document, cause, entry.Replaced, out var replaced, cancellationToken);
+        if (replaced is not null)
+        {
+            entry.Hold(replaced);
+        }
+
         if (outcome.Changed)
         {
             Interlocked.Increment(ref _restores);
@@ -465,7 +479,15 @@ internal sealed class FileGuard : IDisposable
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
-    public void Dispose() => _inotify?.Dispose();
+    public void Dispose()
+    {
+        foreach (var entry in _users.Values)
+        {
+            entry.ReleaseReplaced(long.MaxValue);
+        }
+
+        _inotify?.Dispose();
+    }
 
     private sealed class Entry(string name)
     {
@@ -486,6 +508,28 @@ internal sealed class FileGuard : IDisposable
         public long LastChange { get; private set; }
 
         public string? Cause { get; private set; }
+
+        /// <summary>The inode the last restore replaced, watched for a late in-place write until it is released.</summary>
+        public ReplacedFile? Replaced { get; private set; }
+
+        public void Hold(ReplacedFile replaced)
+        {
+            if (!ReferenceEquals(replaced, Replaced))
+            {
+                Replaced?.Dispose();
+                Replaced = replaced;
+            }
+        }
+
+        /// <summary>Lets go of the replaced inode once its late-write window has passed at <paramref name="now"/>.</summary>
+        public void ReleaseReplaced(long now)
+        {
+            if (Replaced is { } replaced && now >= replaced.HeldUntil)
+            {
+                replaced.Dispose();
+                Replaced = null;
+            }
+        }
 
         public void Mark(long now, string cause)
         {
