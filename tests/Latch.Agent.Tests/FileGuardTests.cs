@@ -111,18 +111,22 @@ public sealed class FileGuardTests : IDisposable
         Assert.Equal(_own + "\n" + _managed + "\n", File.ReadAllText(AuthorizedKeys));
     }
 
-    [Fact]
-    public void A_writer_that_truncated_before_a_restore_and_wrote_after_it_gets_its_lines_put_back()
+    /// <summary>alice's authorized_keys with her own key, opened by a writer that truncated it and has not written yet.</summary>
+    private FileStream OpenTruncatingWriter()
     {
         Directory.CreateDirectory(_alice.Home + "/.ssh");
         TestDirectory.Chown(_alice.Home + "/.ssh", Uid);
         WriteAsUser(AuthorizedKeys, _own + "\n");
-        var restorer = Restorer();
-        var store = _store.Read("alice").Document!;
+        return new FileStream(AuthorizedKeys, FileMode.Truncate, FileAccess.Write);
+    }
 
+    [Fact]
+    public void A_writer_that_truncated_before_a_restore_and_wrote_after_it_gets_its_lines_put_back()
+    {
         // the writer opens with O_TRUNC, the restore reads the empty file and renames a new one over it, then the
         // writer writes into the inode it still has open
-        using (var writer = new FileStream(AuthorizedKeys, FileMode.Truncate, FileAccess.Write))
+        var (restorer, store) = (Restorer(), _store.Read("alice").Document!);
+        using (var writer = OpenTruncatingWriter())
         {
             var first = restorer.Restore(_alice, store, "test", held: null, out var replaced, TestContext.Current.CancellationToken);
             using (replaced)
@@ -147,12 +151,8 @@ public sealed class FileGuardTests : IDisposable
     [Fact]
     public void A_late_write_is_not_put_back_over_a_file_someone_replaced_since()
     {
-        Directory.CreateDirectory(_alice.Home + "/.ssh");
-        TestDirectory.Chown(_alice.Home + "/.ssh", Uid);
-        WriteAsUser(AuthorizedKeys, _own + "\n");
-        var restorer = Restorer();
-        var store = _store.Read("alice").Document!;
-        using var writer = new FileStream(AuthorizedKeys, FileMode.Truncate, FileAccess.Write);
+        var (restorer, store) = (Restorer(), _store.Read("alice").Document!);
+        using var writer = OpenTruncatingWriter();
         restorer.Restore(_alice, store, "test", held: null, out var replaced, TestContext.Current.CancellationToken);
         using (replaced)
         {
