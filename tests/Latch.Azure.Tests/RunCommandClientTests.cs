@@ -109,7 +109,8 @@ public sealed class RunCommandClientTests
             : ServerAction.Json(200, """{"status":"InProgress"}"""));
         using var client = new RunCommandClient(ArmClientTests.Options(server.BaseAddress), ArmClientTests.Token);
 
-        var error = await Assert.ThrowsAsync<AzureRequestException>(() => client.RunShellScriptAsync(ArmClientTests.VmId, ["sleep 999"], null, TimeSpan.FromMilliseconds(400), Ct));
+        // the timeout leaves a loaded machine time for the POST and at least one poll
+        var error = await Assert.ThrowsAsync<AzureRequestException>(() => client.RunShellScriptAsync(ArmClientTests.VmId, ["sleep 999"], null, TimeSpan.FromMilliseconds(1500), Ct));
 
         Assert.Contains("did not finish within", error.Message, StringComparison.Ordinal);
         Assert.InRange(server.Requests.Count, 2, 1000);
