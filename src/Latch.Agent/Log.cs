@@ -155,6 +155,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3050, Level = LogLevel.Warning, Message = "cannot execute {Path} as the idle daemon ({Error}); going on with the next image, or in this process")]
     public static partial void ReexecFailed(ILogger logger, string path, string error);
 
+    [LoggerMessage(EventId = 3053, Level = LogLevel.Information, Message = "continuing as {Image} run --after-ready (peak resident memory so far {PeakMb:0.0} MB)")]
+    public static partial void Reexecuting(ILogger logger, string image, double peakMb);
+
     [LoggerMessage(EventId = 3051, Level = LogLevel.Information, Message = "Key Vault pull is configured and {Image} does not carry the Key Vault client: handing the key guard over to latchd's own image")]
     public static partial void KeyVaultHandOver(ILogger logger, string image);
 

@@ -53,6 +53,8 @@ internal static class AfterReady
             environment.Add($"{entry.Key}={entry.Value}");
         }
 
+        // execve starts a new VmHWM: this image's peak (provisioning's, for latchd run) is logged before it is gone
+        Log.Reexecuting(logger, image, IdleTrim.StatusKb("VmHWM:") / 1024.0);
         var errno = Interop.Exec.Replace(image, Arguments(verbose), environment);
         Log.ReexecFailed(logger, image, Latch.Core.Interop.Posix.Describe(errno));
     }
