@@ -47,7 +47,7 @@ public sealed class PackageInstallTests
                 "/usr/sbin/latchd 755 root", "/usr/sbin/latch-akc 755 root", "/usr/sbin/latchd-guard 755 root", "/etc/latch/latchd.toml 644 root",
                 "/lib/systemd/system/latchd.service 644 root", "/var/lib/latch 755 root", "/lib/systemd/system/latchd.service",
             ],
-            layout.Stdout.Trim().Split('\n')[..6]);
+            layout.Stdout.Trim().Split('\n')[..7]);
         Assert.Contains("/etc/latch/latchd.toml", layout.Stdout, StringComparison.Ordinal);
         Assert.Null(await vm.TryReadFileAsync(AkcDropIn, Ct));
         Assert.Equal(sshdBefore, await SshdEffectiveAsync(vm));
