@@ -66,6 +66,41 @@ public sealed class AfterReadyImageTests
         Assert.Equal("STOPPING=1", await ReceiveAsync(notify));
     }
 
+    [Fact]
+    public async Task Without_latchd_guard_next_to_it_latchd_re_executes_itself_and_the_guard_still_runs()
+    {
+        await using var rig = await ProvisioningRig.StartAsync(cancellationToken: Ct);
+        using var notify = NotifySocket(rig.Vm);
+        await rig.Vm.WriteFileAsync("/etc/latch/latchd.toml", "[Provisioning]\nAgent = \"latch\"\n", cancellationToken: Ct);
+        File.Delete(rig.Vm.Root + Latchd.GuardImageVmPath);
+        var daemon = rig.Vm.StartProcess("latchd run", ["/usr/bin/env", "NOTIFY_SOCKET=/run/latchd-notify.sock", Latchd.VmPath, "run"]);
+        Assert.StartsWith("READY=1\n", await ReceiveAsync(notify), StringComparison.Ordinal);
+        await daemon.WaitForLineAsync(l => l.Contains("control: listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Ct);
+
+        Assert.Equal(Latchd.VmPath, VmProcess.ImagePath(rig.Vm, daemon.Pid));
+        Assert.Equal("latchd run --after-ready", VmProcess.CommandLine(daemon.Pid));
+        var status = await Latchd.RunAsync(rig.Vm, ["guard", "status"], cancellationToken: Ct);
+        Assert.Matches(@"file guard: inotify, 1 user\(s\)", status.Stdout);
+
+        await daemon.StopAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(5), Ct));
+    }
+
+    [Fact]
+    public async Task Latchd_guard_run_by_hand_refuses_any_other_command_line_and_names_what_to_run()
+    {
+        RigRequires.All();
+        var guard = Path.Combine(Path.GetDirectoryName(await Latchd.EnsurePublishedAsync(Ct))!, "latchd-guard");
+
+        string[][] commandLines = [[], ["--help"], ["run"], ["run", "--after-ready", "--extra"], ["guard", "watch"]];
+        foreach (var args in commandLines)
+        {
+            var result = await Command.RunAsync([guard, .. args], cancellationToken: Ct);
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains("start the service with 'latchd run'", result.Stderr, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>systemd's side of Type=notify: a datagram socket latchd finds through NOTIFY_SOCKET.</summary>
     private static Socket NotifySocket(Vm vm)
     {
