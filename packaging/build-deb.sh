@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Latch's Debian packages from this checkout:
-#   latch-agent_VERSION_amd64.deb  latchd + latch-akc (NativeAOT), the systemd unit, /etc/latch/latchd.toml (conffile)
+#   latch-agent_VERSION_amd64.deb  latchd + latch-akc + latchd-guard (NativeAOT), the systemd unit, /etc/latch/latchd.toml (conffile)
 #   latch_VERSION_amd64.deb        the operator CLI (NativeAOT)
 # VERSION is <Version> in Directory.Build.props (the one place it is set).
 #
@@ -9,7 +9,7 @@
 # The NativeAOT binaries are cached by a hash of the sources that go into them (LATCH_DEB_CACHE, default
 # /var/cache/latch/deb as root, else ~/.cache/latch/deb): with unchanged sources a run only assembles the
 # packages. A NativeAOT publish that prints an IL2xxx/IL3xxx (trim/AOT) warning fails the build. --lintian runs lintian on the result and fails on any error.
-# --agent-bin DIR takes latchd and latch-akc already published from this tree (the VM tests pass the rig's cache).
+# --agent-bin DIR takes latchd, latch-akc and latchd-guard already published from this tree (the VM tests pass the rig's cache).
 # Prints the path of every .deb it produced on stdout, one per line; progress goes to stderr.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
     --lintian) lintian=1; shift ;;
-    --agent-bin) [ -d "${2:-}" ] || { echo "build-deb: --agent-bin needs a directory holding latchd and latch-akc (got '${2:-}')" >&2; exit 2; }
+    --agent-bin) [ -d "${2:-}" ] || { echo "build-deb: --agent-bin needs a directory holding latchd, latch-akc and latchd-guard (got '${2:-}')" >&2; exit 2; }
                  agent_bin="$(cd "$2" && pwd)"; shift 2 ;;
     agent|cli|all) which="$1"; shift ;;
     -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -158,15 +158,17 @@ manpage() {
 build_agent() {
   local bin stage work deb="$out/latch-agent_${version}_amd64.deb"
   if [ -n "$agent_bin" ]; then
-    [ -x "$agent_bin/latchd" ] && [ -x "$agent_bin/latch-akc" ] || { echo "build-deb: --agent-bin $agent_bin has no executable latchd and latch-akc" >&2; return 2; }
+    [ -x "$agent_bin/latchd" ] && [ -x "$agent_bin/latch-akc" ] && [ -x "$agent_bin/latchd-guard" ] || { echo "build-deb: --agent-bin $agent_bin needs executable latchd, latch-akc and latchd-guard (publish src/Latch.Agent, src/Latch.Akc and src/Latch.AgentGuard into it)" >&2; return 2; }
     bin="$agent_bin"
   else
-    bin="$(published agent src/Latch.Agent src/Latch.Akc)"
+    bin="$(published agent src/Latch.Agent src/Latch.Akc src/Latch.AgentGuard)"
   fi
   work="$(mktemp -d -t latch-deb-agent.XXXXXX)"
   stage="$work/stage"
   install -D -m 0755 "$bin/latchd" "$stage/usr/sbin/latchd"
   install -D -m 0755 "$bin/latch-akc" "$stage/usr/sbin/latch-akc"
+  # the image 'latchd run' re-executes itself as after Ready: it must sit next to latchd
+  install -D -m 0755 "$bin/latchd-guard" "$stage/usr/sbin/latchd-guard"
   install -D -m 0644 packaging/latchd.service "$stage/lib/systemd/system/latchd.service"
   install -D -m 0644 packaging/agent/latchd.toml "$stage/etc/latch/latchd.toml"
   install -D -m 0644 packaging/agent/40-latch-akc.conf "$stage/usr/share/latch/sshd_config.d/40-latch-akc.conf"
@@ -176,12 +178,14 @@ build_agent() {
   manpage "$bin/latch-akc" latch-akc 8 "sshd AuthorizedKeysCommand for Latch-managed keys" \
     "latchd(8): 'latchd guard install' enables it; usage: latch-akc [--store DIR] USER [FINGERPRINT [TYPE [KEY]]]" \
     "$stage/usr/share/man/man8/latch-akc.8.gz"
+  manpage "$bin/latchd-guard" latchd-guard 8 "the key guard image latchd run becomes once Ready was reported" \
+    "latchd(8), /usr/share/doc/latch-agent/latchd-provisioning.md" "$stage/usr/share/man/man8/latchd-guard.8.gz"
   changelog latch-agent "$stage/usr/share/doc/latch-agent"
   copyright "$stage/usr/share/doc/latch-agent"
   install -d "$stage/DEBIAN"
   for script in postinst prerm postrm; do install -m 0755 "packaging/agent/$script" "$stage/DEBIAN/$script"; done
   echo /etc/latch/latchd.toml >"$stage/DEBIAN/conffiles"
-  local depends; depends="$(shlib_depends "$stage/usr/sbin/latchd" "$stage/usr/sbin/latch-akc")"
+  local depends; depends="$(shlib_depends "$stage/usr/sbin/latchd" "$stage/usr/sbin/latch-akc" "$stage/usr/sbin/latchd-guard")"
   finish "$stage" "$deb" "Package: latch-agent
 Version: $version
 Architecture: amd64

@@ -152,6 +152,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 3049, Level = LogLevel.Information, Message = "idle: resident memory {Before:0.0} MB; compacting GC done, handing back the clean pages of {Mappings} read-only file mappings")]
     public static partial void IdleTrimmed(ILogger logger, double before, int mappings);
 
-    [LoggerMessage(EventId = 3050, Level = LogLevel.Warning, Message = "cannot re-execute {Path} as the idle daemon ({Error}); the key guard runs in this process")]
+    [LoggerMessage(EventId = 3050, Level = LogLevel.Warning, Message = "cannot execute {Path} as the idle daemon ({Error}); going on with the next image, or in this process")]
     public static partial void ReexecFailed(ILogger logger, string path, string error);
+
+    [LoggerMessage(EventId = 3053, Level = LogLevel.Information, Message = "continuing as {Image} run --after-ready (peak resident memory so far {PeakMb:0.0} MB)")]
+    public static partial void Reexecuting(ILogger logger, string image, double peakMb);
+
+    [LoggerMessage(EventId = 3051, Level = LogLevel.Information, Message = "Key Vault pull is configured and {Image} does not carry the Key Vault client: handing the key guard over to latchd's own image")]
+    public static partial void KeyVaultHandOver(ILogger logger, string image);
+
+    [LoggerMessage(EventId = 3052, Level = LogLevel.Error, Message = "Key Vault pull is configured but {Image} could not hand over to latchd: the file guard and control socket run without the pull; reinstall latchd next to it and restart the service")]
+    public static partial void KeyVaultHandOverFailed(ILogger logger, string image);
 }

@@ -1,6 +1,5 @@
 using Latch.Agent.Daemon;
 using Latch.Agent.Guard;
-using Latch.Agent.Os;
 
 namespace Latch.Agent;
 
@@ -14,12 +13,11 @@ internal static class Program
             return Task.FromResult(AuthorizedKeysCommand.Run(args[1..], Console.OpenStandardOutput(), Console.Error, TimeProvider.System));
         }
 
-        // the image 'latchd run' re-executes itself as once Ready was reported: the long-lived daemon never builds the
-        // parser or loads the configuration (its memory is the key guard's)
-        if (args is ["run", AgentDaemon.AfterReadyOption] or ["run", AgentDaemon.AfterReadyOption, "--verbose"] && Interop.Libc.GetEffectiveUserId() == 0)
+        // the image 'latchd run' re-executes itself as once Ready was reported, when latchd-guard does not ship next to
+        // latchd: the long-lived daemon never builds the parser or loads the configuration (its memory is the key guard's)
+        if (AfterReady.IsInvocation(args, out var verbose) && Interop.Libc.GetEffectiveUserId() == 0)
         {
-            var logger = Logging.StderrLogger.Create(args.Length == 3);
-            return AgentDaemon.RunAfterReadyAsync(new HostSystem("/", logger), SystemdNotifier.FromEnvironment(), TimeProvider.System);
+            return AfterReady.RunAsync(Logging.StderrLogger.Create(verbose), SystemdNotifier.FromEnvironment(), TimeProvider.System, verbose);
         }
 
         return AgentCommandLine.RunAsync(args, new AgentStreams(Console.In, Console.Out, Console.Error));

@@ -58,7 +58,7 @@ internal sealed partial class RigDemo(StepRunner steps, DemoWorld world) : IAsyn
 
         await steps.RunAsync("provision", "Provision both VMs with latchd and wait for Ready at the WireServer", async step =>
         {
-            step.Progress("latchd and latch-akc: NativeAOT publish (cached under /var/cache/latch/latchd after the first run)");
+            step.Progress("latchd, latch-akc and latchd-guard: NativeAOT publish (cached under /var/cache/latch/latchd after the first run)");
             await Latchd.EnsurePublishedAsync(cancellationToken);
             await Task.WhenAll(ProvisionAsync(vm1), ProvisionAsync(vm2));
             var ready = new List<string>();

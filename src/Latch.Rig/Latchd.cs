@@ -4,14 +4,20 @@ using System.Text;
 namespace Latch.Rig;
 
 /// <summary>
-/// latchd as it ships: the NativeAOT binary, published once per source state into
-/// /var/cache/latch/latchd/HASH/latchd (HASH covers the agent's, Core's and Azure's sources and the build props), then
-/// copied into a VM's rootfs and run there. A publish that prints an IL2xxx/IL3xxx (trim/AOT) warning fails.
+/// latchd as it ships: the NativeAOT binaries (latchd, latch-akc, latchd-guard), published once per source state into
+/// /var/cache/latch/latchd/HASH/ (HASH covers their sources, Core's and Azure's and the build props), then copied
+/// into a VM's rootfs and run there. A publish that prints an IL2xxx/IL3xxx (trim/AOT) warning fails.
 /// </summary>
 internal static class Latchd
 {
     public const string VmPath = "/usr/local/sbin/latchd";
     private const string CacheRoot = "/var/cache/latch/latchd";
+
+    /// <summary>latchd-guard's path in a VM: next to latchd, where <c>latchd run</c> looks for it after Ready.</summary>
+    public const string GuardImageVmPath = "/usr/local/sbin/latchd-guard";
+
+    /// <summary>The NativeAOT programs published together (src project, file name), latchd first.</summary>
+    private static readonly (string Project, string Name)[] Images = [("Latch.Agent", "latchd"), ("Latch.Akc", "latch-akc"), ("Latch.AgentGuard", "latchd-guard")];
     private static readonly SemaphoreSlim s_gate = new(1, 1);
 
     /// <summary>The published binary (publishing it first when the sources changed).</summary>
@@ -40,28 +46,21 @@ internal static class Latchd
             // its own bin/obj: a build of the same projects elsewhere (the demo's Release build of latch, another
             // publish) must not rewrite Latch.Core/Latch.Azure under the NativeAOT compiler (it crashed with SIGBUS)
             var artifacts = staging + "-artifacts";
-            var result = await Command.RunAsync(
-                ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Agent"), "-c", "Release", "-r", "linux-x64", "-o", staging, "--artifacts-path", artifacts, "-nologo", "-p:TrimmerSingleWarn=false"],
-                timeout: TimeSpan.FromMinutes(20),
-                cancellationToken: cancellationToken);
-            var output = result.Stdout + result.Stderr;
-            if (!result.Succeeded || output.Contains("warning IL2", StringComparison.Ordinal) || output.Contains("warning IL3", StringComparison.Ordinal))
+            // latchd, the key guard's AuthorizedKeysCommand and the image latchd run becomes after Ready ship side by side
+            foreach (var (project, name) in Images)
             {
-                throw new RigException($"NativeAOT publish of latchd failed or warned (exit {result.ExitCode}):\n{output}");
+                var result = await Command.RunAsync(
+                    ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", project), "-c", "Release", "-r", "linux-x64", "-o", staging, "--artifacts-path", artifacts, "-nologo", "-p:TrimmerSingleWarn=false"],
+                    timeout: TimeSpan.FromMinutes(20),
+                    cancellationToken: cancellationToken);
+                var output = result.Stdout + result.Stderr;
+                if (!result.Succeeded || output.Contains("warning IL2", StringComparison.Ordinal) || output.Contains("warning IL3", StringComparison.Ordinal))
+                {
+                    throw new RigException($"NativeAOT publish of {name} failed or warned (exit {result.ExitCode}):\n{output}");
+                }
             }
 
-            // the key guard's AuthorizedKeysCommand ships next to it as its own small binary
-            result = await Command.RunAsync(
-                ["dotnet", "publish", Path.Combine(RepoPaths.Root, "src", "Latch.Akc"), "-c", "Release", "-r", "linux-x64", "-o", staging, "--artifacts-path", artifacts, "-nologo", "-p:TrimmerSingleWarn=false"],
-                timeout: TimeSpan.FromMinutes(20),
-                cancellationToken: cancellationToken);
-            output = result.Stdout + result.Stderr;
-            if (!result.Succeeded || output.Contains("warning IL2", StringComparison.Ordinal) || output.Contains("warning IL3", StringComparison.Ordinal))
-            {
-                throw new RigException($"NativeAOT publish of latch-akc failed or warned (exit {result.ExitCode}):\n{output}");
-            }
-
-            foreach (var debug in Directory.EnumerateFiles(staging).Where(f => Path.GetFileName(f) is not ("latchd" or "latch-akc")))
+            foreach (var debug in Directory.EnumerateFiles(staging).Where(f => !Images.Any(i => i.Name == Path.GetFileName(f))))
             {
                 File.Delete(debug);
             }
@@ -116,24 +115,29 @@ internal static class Latchd
         return removed;
     }
 
-    /// <summary>Copies the binary into the VM as /usr/local/sbin/latchd (0755 root).</summary>
+    /// <summary>Copies latchd into the VM as /usr/local/sbin/latchd, and latchd-guard next to it (0755 root).</summary>
     public static async Task InstallAsync(Vm vm, CancellationToken cancellationToken = default)
     {
         var binary = await EnsurePublishedAsync(cancellationToken);
-        var target = vm.Root + VmPath;
-        File.Copy(binary, target, overwrite: true);
-        File.SetUnixFileMode(target, (UnixFileMode)0b111_101_101);
+        foreach (var (source, path) in new[] { (binary, VmPath), (Path.Combine(Path.GetDirectoryName(binary)!, "latchd-guard"), GuardImageVmPath) })
+        {
+            var target = vm.Root + path;
+            File.Copy(source, target, overwrite: true);
+            File.SetUnixFileMode(target, (UnixFileMode)0b111_101_101);
+        }
     }
 
     /// <summary>Where a package installs the binaries: the paths the guard's sshd drop-in names (sshd wants them root-owned).</summary>
     public const string PackagedPath = "/usr/sbin/latchd";
     public const string PackagedAkcPath = "/usr/sbin/latch-akc";
+    public const string PackagedGuardImagePath = "/usr/sbin/latchd-guard";
 
-    /// <summary>Copies latchd and latch-akc into the VM where the .deb puts them (/usr/sbin, root:root 0755).</summary>
+    /// <summary>Copies latchd, latch-akc and latchd-guard into the VM where the .deb puts them (/usr/sbin, root:root 0755).</summary>
     public static async Task InstallPackagedAsync(Vm vm, CancellationToken cancellationToken = default)
     {
         var latchd = await EnsurePublishedAsync(cancellationToken);
-        foreach (var (source, path) in new[] { (latchd, PackagedPath), (Path.Combine(Path.GetDirectoryName(latchd)!, "latch-akc"), PackagedAkcPath) })
+        var directory = Path.GetDirectoryName(latchd)!;
+        foreach (var (source, path) in new[] { (latchd, PackagedPath), (Path.Combine(directory, "latch-akc"), PackagedAkcPath), (Path.Combine(directory, "latchd-guard"), PackagedGuardImagePath) })
         {
             var target = vm.Root + path;
             File.Copy(source, target, overwrite: true);
@@ -149,7 +153,7 @@ internal static class Latchd
     internal static string SourceHash()
     {
         var root = RepoPaths.Root;
-        var files = new[] { "src/Latch.Agent", "src/Latch.Akc", "src/Latch.Core", "src/Latch.Azure" }
+        var files = Images.Select(i => "src/" + i.Project).Concat(["src/Latch.Core", "src/Latch.Azure"])
             .SelectMany(d => Directory.EnumerateFiles(Path.Combine(root, d), "*", SearchOption.AllDirectories))
             .Where(f => !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("/obj/", StringComparison.Ordinal))
             .Concat([Path.Combine(root, "Directory.Build.props"), Path.Combine(root, "Directory.Packages.props")])

@@ -39,15 +39,15 @@ public sealed class PackageInstallTests
         var install = await vm.ExecAsync(["dpkg", "-i", "/root/" + Path.GetFileName(deb)], timeout: TimeSpan.FromMinutes(3), cancellationToken: Ct);
         Assert.True(install.Succeeded, $"dpkg -i exited {install.ExitCode}:\n{install.Stdout}\n{install.Stderr}");
         var layout = await vm.RunAsync(
-            "stat -c '%n %a %U' /usr/sbin/latchd /usr/sbin/latch-akc /etc/latch/latchd.toml /lib/systemd/system/latchd.service /var/lib/latch; "
+            "stat -c '%n %a %U' /usr/sbin/latchd /usr/sbin/latch-akc /usr/sbin/latchd-guard /etc/latch/latchd.toml /lib/systemd/system/latchd.service /var/lib/latch; "
             + "readlink /etc/systemd/system/multi-user.target.wants/latchd.service; dpkg-query -W -f='${Conffiles}' latch-agent",
             cancellationToken: Ct);
         Assert.Equal(
             [
-                "/usr/sbin/latchd 755 root", "/usr/sbin/latch-akc 755 root", "/etc/latch/latchd.toml 644 root",
+                "/usr/sbin/latchd 755 root", "/usr/sbin/latch-akc 755 root", "/usr/sbin/latchd-guard 755 root", "/etc/latch/latchd.toml 644 root",
                 "/lib/systemd/system/latchd.service 644 root", "/var/lib/latch 755 root", "/lib/systemd/system/latchd.service",
             ],
-            layout.Stdout.Trim().Split('\n')[..6]);
+            layout.Stdout.Trim().Split('\n')[..7]);
         Assert.Contains("/etc/latch/latchd.toml", layout.Stdout, StringComparison.Ordinal);
         Assert.Null(await vm.TryReadFileAsync(AkcDropIn, Ct));
         Assert.Equal(sshdBefore, await SshdEffectiveAsync(vm));
@@ -71,6 +71,9 @@ public sealed class PackageInstallTests
         var login = await SshRetryAsync(vm, "azureuser", admin, "id -un && sudo -n true && echo sudo-ok");
         Assert.True(login.Succeeded, $"ssh with the provisioned key: {login.Stderr}\n--- latchd ---\n{latchd.Log}");
         Assert.Equal(["azureuser", "sudo-ok"], login.Stdout.Trim().Split('\n'));
+        // after Ready the unit's main process (same pid) runs the package's small key guard image
+        await latchd.WaitForLineAsync(l => l.Contains("control: listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Ct);
+        Assert.Equal(Latchd.PackagedGuardImagePath, VmProcess.ImagePath(vm, latchd.Pid));
 
         // stopped as systemd's prerm would; from here the file guard (part of the service) does not re-append managed keys,
         // so a managed key that logs in below came through sshd's AuthorizedKeysCommand
@@ -100,7 +103,7 @@ public sealed class PackageInstallTests
         var purge = await vm.ExecAsync(["dpkg", "--purge", "latch-agent"], timeout: TimeSpan.FromMinutes(3), cancellationToken: Ct);
         Assert.True(purge.Succeeded, $"dpkg --purge exited {purge.ExitCode}:\n{purge.Stdout}\n{purge.Stderr}");
 
-        var gone = await vm.RunAsync("for p in /usr/sbin/latchd /usr/sbin/latch-akc /etc/latch /var/lib/latch /var/log/latch " + AkcDropIn + "; do [ -e $p ] && echo $p; done; true", cancellationToken: Ct);
+        var gone = await vm.RunAsync("for p in /usr/sbin/latchd /usr/sbin/latch-akc /usr/sbin/latchd-guard /etc/latch /var/lib/latch /var/log/latch " + AkcDropIn + "; do [ -e $p ] && echo $p; done; true", cancellationToken: Ct);
         Assert.Equal("", gone.Stdout.Trim());
         var check = await vm.ExecAsync(["/usr/sbin/sshd", "-t"], cancellationToken: Ct);
         Assert.True(check.Succeeded, $"sshd -t after purge: {check.Stderr}");

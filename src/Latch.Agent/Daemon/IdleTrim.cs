@@ -77,11 +77,14 @@ internal static class IdleTrim
         return ranges;
     }
 
-    private static long ResidentKb()
+    private static long ResidentKb() => StatusKb("VmRSS:");
+
+    /// <summary>A kB field of /proc/self/status (e.g. "VmHWM:", this image's peak resident memory); 0 when absent.</summary>
+    internal static long StatusKb(string field)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
         {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
             {
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
             }

@@ -45,7 +45,8 @@ internal sealed class GuardService : IDisposable
         _store = new KeyStoreFiles(config.StoreDirectory);
         Directory.CreateDirectory(_store.Directory);
         _guard = new FileGuard(_store, new UserAccounts(config.PasswdFile), new KeyRestorer(new AuditLog(config.AuditLog), logger, time), config.Watch, logger, time);
-        _puller = config.KeyVault.VaultUrl is null ? null : new KeyVaultPuller(config.KeyVault, _store, logger, time, config.KeyVaultStatusFile);
+        // KeyVaultPuller.IsSupported first: latchd-guard's trimmer drops the puller only where the switch guards it
+        _puller = KeyVaultPuller.IsSupported && config.KeyVault.VaultUrl is not null ? new KeyVaultPuller(config.KeyVault, _store, logger, time, config.KeyVaultStatusFile) : null;
     }
 
     public GuardServiceStatus Status => new(_guard.Status, _puller?.Status);
@@ -60,7 +61,7 @@ internal sealed class GuardService : IDisposable
         var listening = socket.RunAsync(cancellationToken);
         await Task.Run(() => started.Wait(cancellationToken), cancellationToken).ConfigureAwait(false);
         ready?.TrySetResult();
-        var polling = _puller is null ? Task.CompletedTask : PollAsync(cancellationToken);
+        var polling = KeyVaultPuller.IsSupported && _puller is not null ? PollAsync(cancellationToken) : Task.CompletedTask;
         try
         {
             await Task.WhenAll(listening, polling).ConfigureAwait(false);
@@ -97,7 +98,7 @@ internal sealed class GuardService : IDisposable
     /// <summary>Pulls from Key Vault now (when configured) and checks every managed user; completes when both are done.</summary>
     public async Task<RefreshAnswer> RefreshAsync(CancellationToken cancellationToken)
     {
-        var changed = _puller is null ? [] : await _puller.PullAsync(cancellationToken).ConfigureAwait(false);
+        var changed = KeyVaultPuller.IsSupported && _puller is not null ? await _puller.PullAsync(cancellationToken).ConfigureAwait(false) : [];
         await _guard.CheckNowAsync(null, "refresh requested", cancellationToken).ConfigureAwait(false);
         return new RefreshAnswer(changed, _puller?.Status);
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Latch.Agent.Guard;
 using Latch.Agent.KeyStore;
 using Latch.Azure;
@@ -19,6 +20,15 @@ internal sealed record KeyVaultStatus(string Vault, DateTimeOffset? LastAttempt,
 /// </summary>
 internal sealed class KeyVaultPuller : IDisposable
 {
+    /// <summary>
+    /// False in latchd-guard (its project sets the switch): the trimmer then drops the puller and the HTTP, TLS and
+    /// Key Vault client code it brings, and latchd-guard hands a configuration with Key Vault pull over to latchd.
+    /// </summary>
+    [FeatureSwitchDefinition(IsSupportedSwitch)]
+    public static bool IsSupported => !AppContext.TryGetSwitch(IsSupportedSwitch, out var supported) || supported;
+
+    public const string IsSupportedSwitch = "Latch.Agent.KeyVaultPull.IsSupported";
+
     private const string SourcePrefix = "keyvault:";
     private static readonly TimeSpan s_retiredKeep = TimeSpan.FromDays(30);
     private readonly KeyVaultPullOptions _options;
