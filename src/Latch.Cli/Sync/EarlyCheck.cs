@@ -102,8 +102,8 @@ internal sealed class EarlyCheck : IAsyncDisposable
         // the user's options come after ours: ssh takes an option's first value, so StrictHostKeyChecking=yes holds
         var early = target with { UserOptions = [.. control.MasterOptions, "-o", "StrictHostKeyChecking=yes", .. sshOptions] };
         var runner = new SshRunner(cli.SshProgram, cli.Time);
-        var stop = check._stop.Token;
-        check._run = Task.Run(() => runner.RunAsync(early, ["bash", "-s"], script, timeout, KeySyncer.AutoProbeTimeout, stop), CancellationToken.None);
+        // called directly, not through Task.Run: ssh is started on this thread before the ARM requests (no pool thread to wake)
+        check._run = runner.RunAsync(early, ["bash", "-s"], script, timeout, KeySyncer.AutoProbeTimeout, check._stop.Token);
         cli.Detail($"{vm}: early key check over ssh to {user}@{host}:{target.Port} (the last connect's address; used only if ARM still gives it)");
         return check;
     }
