@@ -194,4 +194,31 @@ public sealed class CliEarlyCheckTests
         Assert.Contains(world.LocalPublicKey, world.Vms[0].ReadAuthorizedKeys(), StringComparison.Ordinal);
         Assert.Equal(world.LocalPublicKey, (string?)(await CachedAsync(world))["keyLine"]);
     }
+
+    [Fact]
+    public async Task A_stale_cached_NIC_is_not_used_and_the_addresses_come_from_the_VMs_own_NIC()
+    {
+        var (world, sshd, env, options) = await StartAsync();
+        await using var _ = world;
+        await using var __ = sshd;
+        await WriteAuthorizedKeyAsync(world.Vms[0], world.LocalPublicKey);
+        var first = await world.LatchAsync(env, ["connect", "vm00", "--", .. options, "true"]);
+        Assert.True(first.ExitCode == 0, first + "\n--- sshd\n" + sshd.Log);
+        var realNic = (string?)(await CachedAsync(world))["networkInterfaceId"];
+        Assert.NotNull(realNic);
+
+        // unchanged: the NIC request starts with the VM's, and there is exactly one
+        var second = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
+        Assert.True(second.ExitCode == 0, second + "\n--- sshd\n" + sshd.Log);
+        Assert.Single(second.Stderr.Split('\n'), l => l.Contains("/networkInterfaces/", StringComparison.Ordinal));
+
+        // the VM got another NIC since: the cached one's answer (here a 404) is not used, the VM's own NIC is asked
+        var staleNic = realNic![..(realNic.LastIndexOf('/') + 1)] + "replaced-nic";
+        await EditCacheAsync(world, e => e["networkInterfaceId"] = staleNic);
+        var third = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "via-own-nic"]);
+        Assert.True(third.ExitCode == 0, third + "\n--- sshd\n" + sshd.Log);
+        Assert.Contains("another NIC than the cached one", third.Stderr, StringComparison.Ordinal);
+        Assert.Contains("via-own-nic", third.Stdout, StringComparison.Ordinal);
+        Assert.Equal(realNic, (string?)(await CachedAsync(world))["networkInterfaceId"]);
+    }
 }

@@ -65,13 +65,12 @@ internal static class ConnectCommand
 
         // the VM and the key are independent: fetch them at the same time
         var keyTask = keys.GetAsync(request.Vm, cancellationToken);
-        var vm = await resolver.ResolveAsync(request.Vm, request.ResourceGroup, cancellationToken).ConfigureAwait(false);
+        var (vm, addresses) = await resolver.ResolveWithAddressesAsync(request.Vm, request.ResourceGroup, cancellationToken).ConfigureAwait(false);
         if (vm.PowerState is { } power && power != "running")
         {
             cli.Warn($"VM '{vm.Name}' is {power}; start it first (az vm start -g {vm.ResourceGroup} -n {vm.Name}). Trying anyway.");
         }
 
-        var addresses = await resolver.GetAddressesAsync(vm, cancellationToken).ConfigureAwait(false);
         KeyMaterial? key;
         try
         {
