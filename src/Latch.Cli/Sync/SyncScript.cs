@@ -208,6 +208,18 @@ internal static partial class SyncScript
         fi
         [ -L "$dir" ] && latch_fail 68 "unsafe $dir is a symbolic link; refusing to follow it"
         [ -d "$dir" ] || latch_fail 68 "unsafe $dir is not a directory"
+        if [ "$latch_mode" = check ] && [ "$me" = "$uid" ]; then
+          # read-only as the user (connect's check over ssh): owners by test builtins (-O: owned by this uid, as sshd
+          # wants), and no lock, since reading needs none (writers append whole lines or rename a whole file over it)
+          [ -O "$dir" ] || latch_fail 68 "unsafe $dir is not owned by '$user' (uid $uid)"
+          [ -L "$file" ] && latch_fail 68 "unsafe $file is a symbolic link; refusing to follow it"
+          if [ -e "$file" ]; then
+            [ -f "$file" ] || latch_fail 68 "unsafe $file is not a regular file"
+            [ -O "$file" ] || latch_fail 68 "unsafe $file is not owned by '$user' (uid $uid)"
+          fi
+          if has_key "$latch_type" "$latch_blob"; then latch_say present; else latch_say missing; fi
+          exit 0
+        fi
         exec 9<"$dir" || latch_fail 73 "write-failed cannot open $dir to lock it"
         flock -w "$latch_lock_timeout" 9 || latch_fail 75 "lock-timeout another writer held the lock on $dir for ${latch_lock_timeout}s"
         # under the lock, one stat for the directory's owner and, when it exists, the file's owner, links and mode
