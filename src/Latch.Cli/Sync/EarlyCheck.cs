@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Latch.Cli.Azure;
 using Latch.Cli.Commands;
 using Latch.Cli.Keys;
