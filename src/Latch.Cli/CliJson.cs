@@ -21,7 +21,19 @@ internal sealed record OpenIdConfigurationWire([property: JsonPropertyName("issu
 internal sealed record EmulatorEndpointsWire(string? KeyVault, string? Arm, string? Control, string? CaCertificate);
 
 /// <summary>What latch caches about a VM name: stable ARM facts only, never addresses (they change on deallocate).</summary>
-internal sealed record CachedVm(string Name, string Id, string ResourceGroup, string SubscriptionId, string? AdminUsername, string? NetworkInterfaceId);
+internal sealed record CachedVm(string Name, string Id, string ResourceGroup, string SubscriptionId, string? AdminUsername, string? NetworkInterfaceId)
+{
+    // what the last connect used, for its early key check only (Sync/EarlyCheck.cs); never a target without ARM agreeing
+    public string? SshHost { get; init; }
+
+    public string? KeyLine { get; init; }
+
+    public string? IdentityFile { get; init; }
+
+    public bool? KeyFromVault { get; init; }
+
+    public DateTimeOffset? EarlyCheckRestsUntil { get; init; }
+}
 
 internal sealed record VmCacheFile(int Version, List<CachedVm> Vms);
 

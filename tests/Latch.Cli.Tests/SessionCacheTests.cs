@@ -84,4 +84,26 @@ public sealed class SessionCacheTests
             Assert.DoesNotContain(token, output, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task A_second_run_takes_tenant_and_subscription_from_the_cache_and_a_stale_subscription_is_listed_again()
+    {
+        await using var world = await CliWorld.StartAsync(1, withVault: false);
+        var first = await world.LatchAsync("keys", "sync", "vm00", "--sync-method", "run-command");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var second = await world.LatchAsync("keys", "sync", "vm00", "--sync-method", "run-command", "--verbose");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.DoesNotContain("openid-configuration", second.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("/subscriptions ->", second.Stderr, StringComparison.Ordinal);
+
+        // the subscription the identity saw an hour ago is gone: the run lists again instead of failing
+        var session = Path.Combine(world.Home, ".cache", "latch", "session.json");
+        var text = await File.ReadAllTextAsync(session, TestContext.Current.CancellationToken);
+        Assert.Contains(CliWorld.Subscription, text, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(session, text.Replace(CliWorld.Subscription, "00000000-0000-4000-8000-0000000000ff", StringComparison.Ordinal), TestContext.Current.CancellationToken);
+        var third = await world.LatchAsync("keys", "sync", "vm00", "--sync-method", "run-command", "--verbose");
+        Assert.True(third.ExitCode == 0, third.ToString());
+        Assert.Contains("listing subscriptions again", third.Stderr, StringComparison.Ordinal);
+        Assert.Contains(CliWorld.Subscription, await File.ReadAllTextAsync(session, TestContext.Current.CancellationToken), StringComparison.Ordinal);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Latch.Cli.Sync;
 using Latch.Cli.Tests.Infrastructure;
 using Latch.Core.Keys;
@@ -204,5 +205,50 @@ public sealed class SyncScriptTests
         var document = AuthorizedKeysDocument.Parse(File.ReadAllBytes(vm.AuthorizedKeys));
         Assert.Equal(6, document.Keys.Count());
         Assert.DoesNotContain(document.Lines, l => l.Kind == LineKind.Malformed);
+    }
+
+    [Fact]
+    public async Task Check_mode_run_as_the_user_reads_without_the_lock_and_still_refuses_links_and_foreign_owners()
+    {
+        using var vm = ScriptVm.Create(uid: 43010);
+        var key = TestKeys.Ed25519("checked");
+        Assert.Contains("latch-sync: missing", (await vm.RunAsync(Script(SyncMode.Check, "azureuser", key), asUser: true)).Stdout, StringComparison.Ordinal);
+        await vm.RunAsync(Script(SyncMode.Ensure, "azureuser", key));
+
+        // another writer holds the .ssh lock for longer than the script's lock timeout: reading does not wait for it
+        using var holder = Process.Start(new ProcessStartInfo("flock", ["-x", vm.SshDirectory, "sleep", "30"]) { UseShellExecute = false })!;
+        try
+        {
+            var held = false;
+            for (var i = 0; i < 100 && !held; i++)
+            {
+                held = (await CliWorld.RunToolAsync("sh", "-c", $"flock -n '{vm.SshDirectory}' true && echo free || echo held")).Contains("held", StringComparison.Ordinal);
+                await Task.Delay(held ? 0 : 50, TestContext.Current.CancellationToken);
+            }
+
+            Assert.True(held, "the test's flock on .ssh was not taken");
+
+            var present = await vm.RunAsync(Script(SyncMode.Check, "azureuser", key), asUser: true);
+            Assert.True(present.ExitCode == 0, present.Stdout + present.Stderr);
+            Assert.Contains("latch-sync: present", present.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            holder.Kill();
+            await holder.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+
+        CliWorld.Chown(vm.AuthorizedKeys, 43999);
+        var foreign = await vm.RunAsync(Script(SyncMode.Check, "azureuser", key), asUser: true);
+        Assert.Equal(SyncScript.Exit.Unsafe, foreign.ExitCode);
+        Assert.Contains("is not owned by 'azureuser'", foreign.Stdout, StringComparison.Ordinal);
+
+        CliWorld.Chown(vm.AuthorizedKeys, vm.Uid);
+        var elsewhere = Path.Combine(vm.Root, "elsewhere");
+        File.Move(vm.AuthorizedKeys, elsewhere);
+        File.CreateSymbolicLink(vm.AuthorizedKeys, elsewhere);
+        var linked = await vm.RunAsync(Script(SyncMode.Check, "azureuser", key), asUser: true);
+        Assert.Equal(SyncScript.Exit.Unsafe, linked.ExitCode);
+        Assert.Contains("symbolic link", linked.Stdout, StringComparison.Ordinal);
     }
 }

@@ -104,7 +104,19 @@ internal sealed class AzureSession : IDisposable
         var tenant = cli.Config.GetString("azure.tenant") ?? env("AZURE_TENANT_ID");
         if (auth is "auto" or "environment" && clientId is { Length: > 0 } && secret is { Length: > 0 })
         {
-            tenant ??= emulator ? await DiscoverTenantAsync(authority, handler, cancellationToken).ConfigureAwait(false) : null;
+            if (tenant is null && emulator)
+            {
+                // the emulator's tenant, from its OpenID document once an hour (a round trip before every command)
+                var disk = Disk(cli);
+                var fact = "tenant " + authority;
+                tenant = disk?.TryGetFact(fact);
+                if (tenant is null && await DiscoverTenantAsync(authority, handler, cancellationToken).ConfigureAwait(false) is { } discovered)
+                {
+                    tenant = discovered;
+                    disk?.PutFact(fact, discovered);
+                }
+            }
+
             if (tenant is null)
             {
                 throw new CliException(ExitCodes.Auth, "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are set but AZURE_TENANT_ID is not; set it (or azure.tenant in the config).");
@@ -203,7 +215,26 @@ internal sealed class AzureSession : IDisposable
             },
             (resource, ct) => Tokens.GetTokenAsync(resource, ct)));
 
-    /// <summary>The configured subscription, else the only one the identity can see.</summary>
+    /// <summary>True when the subscription came from the session cache rather than from config or this run's listing.</summary>
+    public bool SubscriptionFromCache { get; private set; }
+
+    private string? SubscriptionFact => Tokens.Identity is { } identity ? $"subscription {identity} {_armBase}" : null;
+
+    /// <summary>Drops a cached subscription that did not work (deleted, or access lost): the next call lists again.</summary>
+    public void ForgetCachedSubscription()
+    {
+        if (SubscriptionFromCache && SubscriptionFact is { } fact)
+        {
+            Disk(_cli)?.RemoveFact(fact);
+            _subscription = _cli.Subscription;
+            SubscriptionFromCache = false;
+        }
+    }
+
+    /// <summary>
+    /// The configured subscription, else the only one the identity can see: listed once, then kept an hour in the session
+    /// cache (a round trip before every command otherwise); a cached one that fails is forgotten (see VmResolver).
+    /// </summary>
     public async Task<string> GetSubscriptionAsync(CancellationToken cancellationToken = default)
     {
         if (_subscription is not null)
@@ -214,6 +245,12 @@ internal sealed class AzureSession : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_subscription is null && SubscriptionFact is { } cachedFact && Disk(_cli)?.TryGetFact(cachedFact) is { } cached)
+            {
+                _subscription = cached;
+                SubscriptionFromCache = true;
+            }
+
             if (_subscription is null)
             {
                 var token = await Tokens.GetTokenAsync(ArmClient.Resource, cancellationToken).ConfigureAwait(false);
@@ -237,6 +274,10 @@ internal sealed class AzureSession : IDisposable
                     0 => throw new CliException(ExitCodes.NotFound, "the signed-in identity sees no subscription; grant it a role on one, or set azure.subscription."),
                     _ => throw new CliException(ExitCodes.Config, $"the signed-in identity sees {ids.Count} subscriptions; choose one with --subscription or 'latch config set azure.subscription ID'."),
                 };
+                if (SubscriptionFact is { } fact)
+                {
+                    Disk(_cli)?.PutFact(fact, _subscription);
+                }
             }
 
             return _subscription;

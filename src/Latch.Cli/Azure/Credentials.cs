@@ -24,6 +24,9 @@ internal abstract class TokenSource
     /// <summary>Who the tokens belong to (never a secret), or null when they must not be kept on disk.</summary>
     protected abstract string? CacheIdentity { get; }
 
+    /// <summary>The cache identity, for facts learned with these tokens (the only subscription they see).</summary>
+    public string? Identity => CacheIdentity;
+
     public async ValueTask<AccessToken> GetTokenAsync(string resource, CancellationToken cancellationToken = default)
     {
         var lazy = _cache.GetOrAdd(resource, r => new Lazy<Task<AccessToken>>(() => FetchCachedAsync(r, CancellationToken.None)));

@@ -45,6 +45,8 @@ internal sealed class SessionCache(string path, TimeProvider time)
     public string? TryGetFact(string key) =>
         Load().Facts.TryGetValue(key, out var fact) && fact.ExpiresOn > time.GetUtcNow() ? fact.Value : null;
 
+    public void RemoveFact(string key) => Update(file => file.Facts.Remove(key));
+
     public void PutFact(string key, string value) =>
         Update(file => file.Facts[key] = new CachedFactWire(value, time.GetUtcNow() + FactLifetime));
 

@@ -114,8 +114,10 @@ internal static class CommandRunner
 
     public static TimeSpan SyncTimeout(CliContext cli, int? flag) => TimeSpan.FromSeconds(Math.Max(1, flag ?? cli.Config.GetInt("ssh.sync_timeout") ?? 30));
 
-    public static string User(CliContext cli, string? flag, string vm, ArmVirtualMachine? arm) =>
-        flag ?? cli.Config.VmString(vm, "user") ?? cli.Config.GetString("ssh.user") ?? arm?.AdminUsername ?? cli.Environment("USER") ?? "azureuser";
+    public static string User(CliContext cli, string? flag, string vm, ArmVirtualMachine? arm) => User(cli, flag, vm, arm?.AdminUsername);
+
+    public static string User(CliContext cli, string? flag, string vm, string? adminUsername) =>
+        flag ?? cli.Config.VmString(vm, "user") ?? cli.Config.GetString("ssh.user") ?? adminUsername ?? cli.Environment("USER") ?? "azureuser";
 
     public static int Port(CliContext cli) => cli.Config.GetInt("ssh.port") is { } port and > 0 and < 65536 ? port : 22;
 

@@ -52,20 +52,25 @@ internal static class ConnectCommand
         var method = CommandRunner.Method(cli, request.Method, request.Vm);
         var syncTimeout = CommandRunner.SyncTimeout(cli, request.SyncTimeout);
         var connectTimeout = TimeSpan.FromSeconds(Math.Max(0, request.ConnectTimeout ?? cli.Config.GetInt("ssh.connect_timeout") ?? 120));
+        var split = SshArguments.Split(request.SshArgs);
 
+        // the key check over ssh starts now, at the last connect's address, while ARM and Key Vault are asked (see EarlyCheck)
+        var early = autoSync && method is KeySyncer.Auto or KeySyncer.Ssh && !request.DryRun
+            ? EarlyCheck.TryStart(cli, request.Vm, request.ResourceGroup, request.User, new KeySource(cli, null, request.IdentityFile), split.Options, syncTimeout)
+            : null;
+        await using var earlyScope = EarlyCheck.Scope(early).ConfigureAwait(false);
         using var azure = await AzureSession.CreateAsync(cli, cancellationToken).ConfigureAwait(false);
         var resolver = new VmResolver(cli, azure);
         var keys = new KeySource(cli, azure, request.IdentityFile);
 
         // the VM and the key are independent: fetch them at the same time
         var keyTask = keys.GetAsync(request.Vm, cancellationToken);
-        var vm = await resolver.ResolveAsync(request.Vm, request.ResourceGroup, cancellationToken).ConfigureAwait(false);
+        var (vm, addresses) = await resolver.ResolveWithAddressesAsync(request.Vm, request.ResourceGroup, cancellationToken).ConfigureAwait(false);
         if (vm.PowerState is { } power && power != "running")
         {
             cli.Warn($"VM '{vm.Name}' is {power}; start it first (az vm start -g {vm.ResourceGroup} -n {vm.Name}). Trying anyway.");
         }
 
-        var addresses = await resolver.GetAddressesAsync(vm, cancellationToken).ConfigureAwait(false);
         KeyMaterial? key;
         try
         {
@@ -78,7 +83,6 @@ internal static class ConnectCommand
 
         var host = CommandRunner.Host(cli, addresses);
         var user = CommandRunner.User(cli, request.User, request.Vm, vm);
-        var split = SshArguments.Split(request.SshArgs);
         var memoryKey = -1;
         string? identityPath = key?.IdentityFile;
         if (key?.PrivateKey is { } privateKey && !request.DryRun)
@@ -97,14 +101,29 @@ internal static class ConnectCommand
             SshControl? shared = null;
             if (autoSync && key is not null && method != KeySyncer.Skip)
             {
-                // a key sync over ssh logs in anyway: keep that connection for the session (see SshControl)
-                var control = method is KeySyncer.Auto or KeySyncer.Ssh && !request.DryRun ? SshControl.ForThisRun(cli) : null;
-                var syncSsh = control is null ? target : target with { UserOptions = [.. control.MasterOptions, .. target.UserOptions] };
                 var syncer = new KeySyncer(cli, azure, CommandRunner.Audit(cli));
-                var result = await syncer.SyncAsync(new SyncTarget(vm.Name, vm.ResourceGroup, vm.Id, user, syncSsh), key, method, syncTimeout, request.DryRun, "connect", cancellationToken).ConfigureAwait(false);
-                if (result.Succeeded && result.Method == KeySyncer.Ssh)
+                var syncTarget = new SyncTarget(vm.Name, vm.ResourceGroup, vm.Id, user, target);
+                SyncResult result;
+                if (early is not null && await early.AdoptAsync(target, key, cancellationToken).ConfigureAwait(false) is { } checkedEarly)
                 {
-                    shared = control;
+                    shared = early.Control;
+                    result = syncer.Record(syncTarget, key, checkedEarly.Outcome.State, KeySyncer.Ssh, checkedEarly.Duration, "connect");
+                }
+                else
+                {
+                    // a key sync over ssh logs in anyway: keep that connection for the session (see SshControl)
+                    var control = method is KeySyncer.Auto or KeySyncer.Ssh && !request.DryRun ? SshControl.ForThisRun(cli) : null;
+                    var syncSsh = control is null ? target : target with { UserOptions = [.. control.MasterOptions, .. target.UserOptions] };
+                    result = await syncer.SyncAsync(syncTarget with { Ssh = syncSsh }, key, method, syncTimeout, request.DryRun, "connect", cancellationToken).ConfigureAwait(false);
+                    if (result.Succeeded && result.Method == KeySyncer.Ssh)
+                    {
+                        shared = control;
+                    }
+                }
+
+                if (result.Succeeded && !request.DryRun && method is KeySyncer.Auto or KeySyncer.Ssh)
+                {
+                    resolver.RememberConnect(vm, host, key, early?.HostKeyRefused == true);
                 }
 
                 if (!result.Succeeded)

@@ -71,6 +71,19 @@ internal sealed class KeySyncer(CliContext cli, AzureSession? azure, AuditLog au
         return result;
     }
 
+    /// <summary>Records (audits) a sync whose check already ran elsewhere: connect's early check over ssh.</summary>
+    public SyncResult Record(SyncTarget target, KeyMaterial key, SyncState state, string method, TimeSpan duration, string command)
+    {
+        var result = new SyncResult(target.VmName, state, method, duration, null, null);
+        audit.Append(new AuditRecord(
+            cli.Time.GetUtcNow(), command, target.VmName, target.ResourceGroup,
+            Synced: state == SyncState.Appended,
+            AlreadyPresent: state == SyncState.Present,
+            Method: method, User: target.User, KeyFingerprint: key.Fingerprint,
+            DurationMs: (long)duration.TotalMilliseconds, DryRun: false, Error: null));
+        return result;
+    }
+
     /// <summary>Runs any mode's script (check, remove, status) over <paramref name="method"/> and parses its output.</summary>
     public async Task<(SyncOutcome Outcome, string Method, string? Error, string? Advice)> RunScriptAsync(SyncTarget target, string method, string script, TimeSpan timeout, CancellationToken cancellationToken = default)
     {

@@ -27,7 +27,11 @@ internal sealed class LocalSshd : IAsyncDisposable
     /// <summary>sshd's DEBUG3 log so far (for failure messages: why a login was refused).</summary>
     public string Log => File.Exists(_logPath) ? File.ReadAllText(_logPath) : "(no sshd log)";
 
-    public static async Task<LocalSshd> StartAsync(string directory, string passwdPath)
+    /// <summary>The host key's public line, for a known_hosts file.</summary>
+    public string HostPublicKey { get; private init; } = "";
+
+    /// <summary>Starts sshd on 127.0.0.1 (and on <paramref name="alsoListenOn"/>, loopback addresses, same port).</summary>
+    public static async Task<LocalSshd> StartAsync(string directory, string passwdPath, params string[] alsoListenOn)
     {
         var sshd = Requires.Tool("sshd", "openssh-server");
         Directory.CreateDirectory("/run/sshd");
@@ -54,7 +58,7 @@ internal sealed class LocalSshd : IAsyncDisposable
             var start = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
             foreach (var argument in (string[])[
                 .. command.Skip(1),
-                sshd, "-D", "-E", logPath, "-o", "LogLevel=DEBUG3", "-f", "/dev/null", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", "ListenAddress=127.0.0.1", "-h", hostKey,
+                sshd, "-D", "-E", logPath, "-o", "LogLevel=DEBUG3", "-f", "/dev/null", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", "ListenAddress=127.0.0.1", .. alsoListenOn.SelectMany(a => (string[])["-o", "ListenAddress=" + a]), "-h", hostKey,
                 "-o", "AuthorizedKeysFile=.ssh/authorized_keys", "-o", "PermitRootLogin=prohibit-password",
                 "-o", "UsePAM=no", "-o", "PidFile=none", "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no"])
             {
@@ -64,7 +68,7 @@ internal sealed class LocalSshd : IAsyncDisposable
             var process = Process.Start(start)!;
             _ = process.StandardOutput.ReadToEndAsync();
             _ = process.StandardError.ReadToEndAsync();
-            var server = new LocalSshd(process, port, logPath);
+            var server = new LocalSshd(process, port, logPath) { HostPublicKey = (await File.ReadAllTextAsync(hostKey + ".pub")).Trim() };
             var listening = await WaitForListeningAsync(process, port, logPath);
             if (listening)
             {

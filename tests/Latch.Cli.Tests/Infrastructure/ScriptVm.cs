@@ -37,8 +37,11 @@ internal sealed class ScriptVm : IDisposable
         return new ScriptVm(root, home, passwd, uid);
     }
 
-    /// <summary>Runs <paramref name="script"/> as root the way the emulator's run-command does (bash -c), inside the private passwd.</summary>
-    public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string script, string workingDirectory = "/")
+    /// <summary>
+    /// Runs <paramref name="script"/> as root the way the emulator's run-command does (bash -c), inside the private passwd;
+    /// with <paramref name="asUser"/>, as the VM's user instead (how it runs over ssh).
+    /// </summary>
+    public async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string script, string workingDirectory = "/", bool asUser = false)
     {
         var command = PrivateEtc.Prefix(Path.GetDirectoryName(PasswdPath)!);
         var start = new ProcessStartInfo(command[0])
@@ -49,7 +52,8 @@ internal sealed class ScriptVm : IDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
-        foreach (var argument in (string[])[.. command.Skip(1), "/bin/bash", "-c", script, "script.sh"])
+        string[] user = asUser ? ["setpriv", $"--reuid={Uid}", $"--regid={Uid}", "--clear-groups", "--"] : [];
+        foreach (var argument in (string[])[.. command.Skip(1), .. user, "/bin/bash", "-c", script, "script.sh"])
         {
             start.ArgumentList.Add(argument);
         }
