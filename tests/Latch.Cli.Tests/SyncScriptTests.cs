@@ -99,6 +99,28 @@ public sealed class SyncScriptTests
         Assert.Equal(after, (await CliWorld.RunToolAsync("stat", "-c", "%a", vm.AuthorizedKeys)).Trim());
     }
 
+    [Theory]
+    [InlineData("664", "775", "644", "755")]
+    [InlineData("600", "707", "600", "705")]
+    [InlineData("644", "700", "644", "700")]
+    public async Task A_present_key_in_a_file_sshd_would_ignore_gets_group_and_other_write_taken_away(string fileBefore, string dirBefore, string fileAfter, string dirAfter)
+    {
+        using var vm = ScriptVm.Create(uid: 43011);
+        var key = TestKeys.Ed25519("present");
+        Directory.CreateDirectory(vm.SshDirectory);
+        await File.WriteAllTextAsync(vm.AuthorizedKeys, key + "\n", TestContext.Current.CancellationToken);
+        await CliWorld.RunToolAsync("chown", "-R", $"{vm.Uid}:{vm.Uid}", vm.SshDirectory);
+        await CliWorld.RunToolAsync("chmod", fileBefore, vm.AuthorizedKeys);
+        await CliWorld.RunToolAsync("chmod", dirBefore, vm.SshDirectory);
+
+        var result = await vm.RunAsync(Script(SyncMode.Ensure, "azureuser", key));
+
+        Assert.Contains("latch-sync: present", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal(fileAfter, (await CliWorld.RunToolAsync("stat", "-c", "%a", vm.AuthorizedKeys)).Trim());
+        Assert.Equal(dirAfter, (await CliWorld.RunToolAsync("stat", "-c", "%a", vm.SshDirectory)).Trim());
+        Assert.Equal(key + "\n", File.ReadAllText(vm.AuthorizedKeys));
+    }
+
     [Fact]
     public async Task Refuses_a_symlinked_ssh_directory_and_a_symlinked_authorized_keys()
     {

@@ -222,7 +222,7 @@ internal static partial class SyncScript
         fi
         exec 9<"$dir" || latch_fail 73 "write-failed cannot open $dir to lock it"
         flock -w "$latch_lock_timeout" 9 || latch_fail 75 "lock-timeout another writer held the lock on $dir for ${latch_lock_timeout}s"
-        # under the lock, one stat for the directory's owner and, when it exists, the file's owner, links and mode
+        # under the lock, one stat for the directory's owner and mode and, when it exists, the file's owner, links and mode
         fix_mode=0
         if [ -L "$file" ]; then latch_fail 68 "unsafe $file is a symbolic link; refusing to follow it"; fi
         exists=0
@@ -233,13 +233,15 @@ internal static partial class SyncScript
         else
           stats=$(stat -c '%u %h %a' -- "$dir") || latch_fail 68 "unsafe cannot stat $dir"
         fi
-        read -r owner _ _ fowner flinks fmode <<<"${stats//$'\n'/ }"
+        read -r owner _ dmode fowner flinks fmode <<<"${stats//$'\n'/ }"
         [ -L "$dir" ] && latch_fail 68 "unsafe $dir is a symbolic link; refusing to follow it"
         [ "$owner" = "$uid" ] || latch_fail 68 "unsafe $dir is owned by uid $owner, not by '$user' (uid $uid)"
+        # sshd's StrictModes ignores authorized_keys while group or others can write it or .ssh: ensure takes those bits away
+        fix_dir=0
+        case $dmode in *[2367]?|*[2367]) fix_dir=1 ;; esac
         if [ "$exists" = 1 ]; then
           [ "$fowner" = "$uid" ] || latch_fail 68 "unsafe $file is owned by uid $fowner, not by '$user' (uid $uid)"
           [ "$flinks" = 1 ] || latch_fail 68 "unsafe $file has more than one hard link"
-          # sshd's StrictModes refuses a file that group or others can write: the append takes those bits away
           case $fmode in *[2367]?|*[2367]) fix_mode=1 ;; esac
         fi
         case $latch_mode in
@@ -255,7 +257,18 @@ internal static partial class SyncScript
             if has_key "$latch_type" "$latch_blob"; then latch_say present; else latch_say missing; fi
             exit 0 ;;
           ensure)
-            if has_key "$latch_type" "$latch_blob"; then latch_say present; exit 0; fi
+            if [ "$fix_dir" = 1 ]; then
+              as_user chmod go-w -- "$dir" || latch_fail 73 "write-failed cannot take group/other write permission from $dir"
+              latch_say "fixed-mode $dir"
+            fi
+            if has_key "$latch_type" "$latch_blob"; then
+              if [ "$fix_mode" = 1 ]; then
+                as_user chmod go-w -- "$file" || latch_fail 73 "write-failed cannot take group/other write permission from $file"
+                latch_say "fixed-mode $file"
+              fi
+              latch_say present
+              exit 0
+            fi
             # the append runs as the user, always O_APPEND (>> or tee -a), never a truncating >; the write's own exit
             # status is the check (under the lock no cooperating writer can interleave)
             if [ "$exists" = 0 ] || { [ ! -s "$file" ] && [ "$fix_mode" = 0 ]; }; then
