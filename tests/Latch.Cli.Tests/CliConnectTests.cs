@@ -36,6 +36,15 @@ public sealed class CliConnectTests
 
     private static string[] Connect(string method, params string[] remote) => ["connect", "vm00", "--sync-method", method, "--", .. s_sshOptions, .. remote];
 
+    /// <summary>Two connects found the key already there, both checked over ssh: the audit log says so, once each.</summary>
+    internal static void AssertTwoSshRecordsOfAPresentKey(CliWorld world)
+    {
+        var records = world.AuditRecords();
+        Assert.Equal(2, records.Count);
+        Assert.All(records, r => Assert.True(r.GetProperty("already_present").GetBoolean()));
+        Assert.All(records, r => Assert.Equal("ssh", r.GetProperty("method").GetString()));
+    }
+
     [Fact]
     public async Task Connect_by_run_command_appends_the_missing_key_and_ssh_logs_in_with_its_exit_code()
     {
@@ -72,10 +81,7 @@ public sealed class CliConnectTests
         Assert.Equal(world.LocalPublicKey + "\n", vm.ReadAuthorizedKeys());
         Assert.Equal(before, File.GetLastWriteTimeUtc(vm.AuthorizedKeys));
         Assert.Equal(0, await world.RunCommandCountAsync());
-        var records = File.ReadAllLines(world.AuditLog).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        Assert.Equal(2, records.Count);
-        Assert.All(records, r => Assert.True(r.GetProperty("already_present").GetBoolean()));
-        Assert.All(records, r => Assert.Equal("ssh", r.GetProperty("method").GetString()));
+        AssertTwoSshRecordsOfAPresentKey(world);
     }
 
     [Fact]

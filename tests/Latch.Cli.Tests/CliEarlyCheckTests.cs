@@ -35,6 +35,14 @@ public sealed class CliEarlyCheckTests
         File.SetUnixFileMode(vm.AuthorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
+    /// <summary>Runs latch with <paramref name="env"/> and insists it exited 0 (else shows its output and sshd's log).</summary>
+    private static async Task<CliResult> ConnectedAsync(CliWorld world, LocalSshd sshd, Dictionary<string, string?> env, string[] arguments)
+    {
+        var result = await world.LatchAsync(env, arguments);
+        Assert.True(result.ExitCode == 0, result + "\n--- sshd\n" + sshd.Log);
+        return result;
+    }
+
     private static int Logins(LocalSshd sshd) => sshd.Log.Split('\n').Count(l => l.Contains("Accepted publickey", StringComparison.Ordinal));
 
     private static string VmCache(CliWorld world) => Path.Combine(world.Home, ".cache", "latch", "vms.json");
@@ -61,13 +69,11 @@ public sealed class CliEarlyCheckTests
         await using var _ = world;
         await using var __ = sshd;
         await WriteAuthorizedKeyAsync(world.Vms[0], world.LocalPublicKey);
-        var first = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
-        Assert.True(first.ExitCode == 0, first + "\n--- sshd\n" + sshd.Log);
+        var first = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
         Assert.DoesNotContain("early key check", first.Stderr, StringComparison.Ordinal);
 
         var before = Logins(sshd);
-        var second = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "early-session"]);
-        Assert.True(second.ExitCode == 0, second + "\n--- sshd\n" + sshd.Log);
+        var second = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "early-session"]);
         Assert.Contains("early-session", second.Stdout, StringComparison.Ordinal);
         Assert.Contains("early key check over ssh to root@127.0.0.1", second.Stderr, StringComparison.Ordinal);
         Assert.Contains("present on vm00 via ssh", second.Stderr, StringComparison.Ordinal);
@@ -75,10 +81,7 @@ public sealed class CliEarlyCheckTests
         Assert.Equal(before + 1, Logins(sshd)); // the check and the session: one login
         Assert.Equal(0, await world.RunCommandCountAsync());
         Assert.Equal(world.LocalPublicKey + "\n", world.Vms[0].ReadAuthorizedKeys());
-        var records = File.ReadAllLines(world.AuditLog).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        Assert.Equal(2, records.Count);
-        Assert.All(records, r => Assert.True(r.GetProperty("already_present").GetBoolean()));
-        Assert.All(records, r => Assert.Equal("ssh", r.GetProperty("method").GetString()));
+        CliConnectTests.AssertTwoSshRecordsOfAPresentKey(world);
     }
 
     [Fact]
@@ -89,12 +92,10 @@ public sealed class CliEarlyCheckTests
         await using var _ = world;
         await using var __ = sshd;
         await WriteAuthorizedKeyAsync(world.Vms[0], world.LocalPublicKey);
-        var first = await world.LatchAsync(env, ["connect", "vm00", "--", .. options, "true"]);
-        Assert.True(first.ExitCode == 0, first + "\n--- sshd\n" + sshd.Log);
+        var first = await ConnectedAsync(world, sshd, env, ["connect", "vm00", "--", .. options, "true"]);
         await EditCacheAsync(world, e => e["sshHost"] = "127.0.0.2");
 
-        var second = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "session-to", "$SSH_CONNECTION"]);
-        Assert.True(second.ExitCode == 0, second + "\n--- sshd\n" + sshd.Log);
+        var second = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "session-to", "$SSH_CONNECTION"]);
         Assert.Contains("early key check over ssh to root@127.0.0.2", second.Stderr, StringComparison.Ordinal);
         Assert.Contains("early key check not used", second.Stderr, StringComparison.Ordinal);
         // SSH_CONNECTION is "client port server port": the user's session reached ARM's address, not the cached one
@@ -113,13 +114,11 @@ public sealed class CliEarlyCheckTests
         // only 127.0.0.1 is trusted: a stranger at the stale address must not even see a login attempt
         var knownHosts = Path.Combine(world.Root, "known_hosts");
         await File.WriteAllTextAsync(knownHosts, $"[127.0.0.1]:{sshd.Port} {sshd.HostPublicKey}\n", TestContext.Current.CancellationToken);
-        var first = await world.LatchAsync(env, ["connect", "vm00", "--", .. options, "true"]);
-        Assert.True(first.ExitCode == 0, first + "\n--- sshd\n" + sshd.Log);
+        var first = await ConnectedAsync(world, sshd, env, ["connect", "vm00", "--", .. options, "true"]);
         await EditCacheAsync(world, e => e["sshHost"] = "127.0.0.2");
         var logins = Logins(sshd);
 
-        var second = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
-        Assert.True(second.ExitCode == 0, second + "\n--- sshd\n" + sshd.Log);
+        var second = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
         Assert.Contains("early key check over ssh to root@127.0.0.2", second.Stderr, StringComparison.Ordinal);
         Assert.Equal(logins + 1, Logins(sshd)); // the usual check's login only: the early ssh stopped at the host key
         Assert.Equal(0, await world.RunCommandCountAsync());
@@ -134,18 +133,15 @@ public sealed class CliEarlyCheckTests
         await WriteAuthorizedKeyAsync(world.Vms[0], world.LocalPublicKey);
         // the user trusts any host key (no known_hosts): the early check, which insists on a known one, cannot run
         string[] options = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
-        var first = await world.LatchAsync(env, ["connect", "vm00", "--", .. options, "true"]);
-        Assert.True(first.ExitCode == 0, first + "\n--- sshd\n" + sshd.Log);
+        var first = await ConnectedAsync(world, sshd, env, ["connect", "vm00", "--", .. options, "true"]);
 
-        var second = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "still-in"]);
-        Assert.True(second.ExitCode == 0, second + "\n--- sshd\n" + sshd.Log);
+        var second = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "still-in"]);
         Assert.Contains("still-in", second.Stdout, StringComparison.Ordinal);
         Assert.Contains("early key check: ssh exited 255: Host key verification failed", second.Stderr, StringComparison.Ordinal);
         Assert.Contains("present on vm00 via ssh", second.Stderr, StringComparison.Ordinal);
         Assert.NotNull((await CachedAsync(world))["earlyCheckRestsUntil"]);
 
-        var third = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
-        Assert.True(third.ExitCode == 0, third + "\n--- sshd\n" + sshd.Log);
+        var third = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
         Assert.Contains("no early key check until", third.Stderr, StringComparison.Ordinal);
         Assert.Equal(0, await world.RunCommandCountAsync());
     }
@@ -156,14 +152,12 @@ public sealed class CliEarlyCheckTests
         var (world, sshd, env, options) = await StartAsync();
         await using var _ = world;
         await using var __ = sshd;
-        var first = await world.LatchAsync(env, ["connect", "vm00", "--", .. options, "true"]);
-        Assert.True(first.ExitCode == 0, first + "\n--- sshd\n" + sshd.Log);
+        var first = await ConnectedAsync(world, sshd, env, ["connect", "vm00", "--", .. options, "true"]);
         Assert.Equal(1, await world.RunCommandCountAsync());
 
         // the provisioning agent's rewrite, as in CliConnectTests (here directly: the cached "present" must not survive it)
         await WriteAuthorizedKeyAsync(world.Vms[0], TestKeys.Ed25519("provisioning-agent"));
-        var second = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "back-in"]);
-        Assert.True(second.ExitCode == 0, second + "\n--- sshd\n" + sshd.Log);
+        var second = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "back-in"]);
         Assert.Contains("early key check over ssh", second.Stderr, StringComparison.Ordinal);
         Assert.Contains("back-in", second.Stdout, StringComparison.Ordinal);
         Assert.Contains(world.LocalPublicKey, world.Vms[0].ReadAuthorizedKeys(), StringComparison.Ordinal);
@@ -177,8 +171,7 @@ public sealed class CliEarlyCheckTests
         await using var _ = world;
         await using var __ = sshd;
         await WriteAuthorizedKeyAsync(world.Vms[0], world.LocalPublicKey);
-        var first = await world.LatchAsync(env, ["connect", "vm00", "--", .. options, "true"]);
-        Assert.True(first.ExitCode == 0, first + "\n--- sshd\n" + sshd.Log);
+        var first = await ConnectedAsync(world, sshd, env, ["connect", "vm00", "--", .. options, "true"]);
         var old = world.LocalPublicKey;
 
         var keyPath = Path.Combine(world.Home, ".ssh", "id_ed25519");
@@ -187,8 +180,7 @@ public sealed class CliEarlyCheckTests
         await CliWorld.RunToolAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator@rotated", "-f", keyPath);
         Assert.NotEqual(old, world.LocalPublicKey);
 
-        var second = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "rotated-in"]);
-        Assert.True(second.ExitCode == 0, second + "\n--- sshd\n" + sshd.Log);
+        var second = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "rotated-in"]);
         Assert.DoesNotContain("early key check over ssh", second.Stderr, StringComparison.Ordinal);
         Assert.Contains("rotated-in", second.Stdout, StringComparison.Ordinal);
         Assert.Contains(world.LocalPublicKey, world.Vms[0].ReadAuthorizedKeys(), StringComparison.Ordinal);
@@ -202,21 +194,18 @@ public sealed class CliEarlyCheckTests
         await using var _ = world;
         await using var __ = sshd;
         await WriteAuthorizedKeyAsync(world.Vms[0], world.LocalPublicKey);
-        var first = await world.LatchAsync(env, ["connect", "vm00", "--", .. options, "true"]);
-        Assert.True(first.ExitCode == 0, first + "\n--- sshd\n" + sshd.Log);
+        var first = await ConnectedAsync(world, sshd, env, ["connect", "vm00", "--", .. options, "true"]);
         var realNic = (string?)(await CachedAsync(world))["networkInterfaceId"];
         Assert.NotNull(realNic);
 
         // unchanged: the NIC request starts with the VM's, and there is exactly one
-        var second = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
-        Assert.True(second.ExitCode == 0, second + "\n--- sshd\n" + sshd.Log);
+        var second = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "true"]);
         Assert.Single(second.Stderr.Split('\n'), l => l.Contains("/networkInterfaces/", StringComparison.Ordinal));
 
         // the VM got another NIC since: the cached one's answer (here a 404) is not used, the VM's own NIC is asked
         var staleNic = realNic![..(realNic.LastIndexOf('/') + 1)] + "replaced-nic";
         await EditCacheAsync(world, e => e["networkInterfaceId"] = staleNic);
-        var third = await world.LatchAsync(env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "via-own-nic"]);
-        Assert.True(third.ExitCode == 0, third + "\n--- sshd\n" + sshd.Log);
+        var third = await ConnectedAsync(world, sshd, env, ["--verbose", "connect", "vm00", "--", .. options, "echo", "via-own-nic"]);
         Assert.Contains("another NIC than the cached one", third.Stderr, StringComparison.Ordinal);
         Assert.Contains("via-own-nic", third.Stdout, StringComparison.Ordinal);
         Assert.Equal(realNic, (string?)(await CachedAsync(world))["networkInterfaceId"]);

@@ -18,9 +18,7 @@ public sealed class AfterReadyImageTests
         await using var rig = await ProvisioningRig.StartAsync(cancellationToken: Ct);
         using var notify = NotifySocket(rig.Vm);
         await rig.Vm.WriteFileAsync("/etc/latch/latchd.toml", "[Provisioning]\nAgent = \"latch\"\n", cancellationToken: Ct);
-        var daemon = rig.Vm.StartProcess("latchd run", ["/usr/bin/env", "NOTIFY_SOCKET=/run/latchd-notify.sock", Latchd.VmPath, "run"]);
-        Assert.StartsWith("READY=1\n", await ReceiveAsync(notify), StringComparison.Ordinal);
-        await daemon.WaitForLineAsync(l => l.Contains("control: listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Ct);
+        var daemon = await StartRunAsync(rig.Vm, notify);
 
         Assert.Equal(Latchd.GuardImageVmPath, VmProcess.ImagePath(rig.Vm, daemon.Pid));
         Assert.Equal("latchd run --after-ready", VmProcess.CommandLine(daemon.Pid));
@@ -39,9 +37,7 @@ public sealed class AfterReadyImageTests
         var login = await rig.SshAsync("true");
         Assert.True(login.Succeeded, $"ssh exit {login.ExitCode}: {login.Stderr}\n--- latchd ---\n{daemon.Log}");
 
-        await daemon.StopAsync(TimeSpan.FromSeconds(20));
-        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(5), Ct));
-        Assert.Equal("STOPPING=1", await ReceiveAsync(notify));
+        await StopsCleanlyAsync(daemon, notify);
     }
 
     [Fact]
@@ -51,9 +47,7 @@ public sealed class AfterReadyImageTests
         using var notify = NotifySocket(rig.Vm);
         // no vault answers at this address: the pull's own outcome is not what this test is about, only that it runs
         await rig.Vm.WriteFileAsync("/etc/latch/latchd.toml", "[Provisioning]\nAgent = \"latch\"\n\n[keyvault]\nvault_url = \"https://169.254.128.1:8443/\"\n", cancellationToken: Ct);
-        var daemon = rig.Vm.StartProcess("latchd run", ["/usr/bin/env", "NOTIFY_SOCKET=/run/latchd-notify.sock", Latchd.VmPath, "run"]);
-        Assert.StartsWith("READY=1\n", await ReceiveAsync(notify), StringComparison.Ordinal);
-        await daemon.WaitForLineAsync(l => l.Contains("control: listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Ct);
+        var daemon = await StartRunAsync(rig.Vm, notify);
 
         Assert.Contains("handing the key guard over to latchd's own image", daemon.Log, StringComparison.Ordinal);
         Assert.Equal(Latchd.VmPath, VmProcess.ImagePath(rig.Vm, daemon.Pid));
@@ -61,9 +55,7 @@ public sealed class AfterReadyImageTests
         var status = await Latchd.RunAsync(rig.Vm, ["guard", "status"], cancellationToken: Ct);
         Assert.Contains("key vault: https://169.254.128.1:8443/: ", status.Stdout, StringComparison.Ordinal);
 
-        await daemon.StopAsync(TimeSpan.FromSeconds(20));
-        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(5), Ct));
-        Assert.Equal("STOPPING=1", await ReceiveAsync(notify));
+        await StopsCleanlyAsync(daemon, notify);
     }
 
     [Fact]
@@ -73,9 +65,7 @@ public sealed class AfterReadyImageTests
         using var notify = NotifySocket(rig.Vm);
         await rig.Vm.WriteFileAsync("/etc/latch/latchd.toml", "[Provisioning]\nAgent = \"latch\"\n", cancellationToken: Ct);
         File.Delete(rig.Vm.Root + Latchd.GuardImageVmPath);
-        var daemon = rig.Vm.StartProcess("latchd run", ["/usr/bin/env", "NOTIFY_SOCKET=/run/latchd-notify.sock", Latchd.VmPath, "run"]);
-        Assert.StartsWith("READY=1\n", await ReceiveAsync(notify), StringComparison.Ordinal);
-        await daemon.WaitForLineAsync(l => l.Contains("control: listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Ct);
+        var daemon = await StartRunAsync(rig.Vm, notify);
 
         Assert.Equal(Latchd.VmPath, VmProcess.ImagePath(rig.Vm, daemon.Pid));
         Assert.Equal("latchd run --after-ready", VmProcess.CommandLine(daemon.Pid));
@@ -102,6 +92,23 @@ public sealed class AfterReadyImageTests
     }
 
     /// <summary>systemd's side of Type=notify: a datagram socket latchd finds through NOTIFY_SOCKET.</summary>
+    /// <summary>Starts <c>latchd run</c> under the notify socket and waits for READY=1 and the after-ready daemon's control socket.</summary>
+    private static async Task<TrackedProcess> StartRunAsync(Vm vm, Socket notify)
+    {
+        var daemon = vm.StartProcess("latchd run", ["/usr/bin/env", "NOTIFY_SOCKET=/run/latchd-notify.sock", Latchd.VmPath, "run"]);
+        Assert.StartsWith("READY=1\n", await ReceiveAsync(notify), StringComparison.Ordinal);
+        await daemon.WaitForLineAsync(l => l.Contains("control: listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Ct);
+        return daemon;
+    }
+
+    /// <summary>SIGTERM ends the daemon with exit 0, after it told systemd STOPPING=1.</summary>
+    private static async Task StopsCleanlyAsync(TrackedProcess daemon, Socket notify)
+    {
+        await daemon.StopAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(5), Ct));
+        Assert.Equal("STOPPING=1", await ReceiveAsync(notify));
+    }
+
     private static Socket NotifySocket(Vm vm)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);

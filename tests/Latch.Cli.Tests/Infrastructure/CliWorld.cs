@@ -41,6 +41,10 @@ internal sealed class CliWorld : IAsyncDisposable
     public string LocalPublicKey => File.ReadAllText(Path.Combine(Home, ".ssh", "id_ed25519.pub")).Trim();
     public string AuditLog => Path.Combine(Home, ".local", "state", "latch", "audit.jsonl");
 
+    /// <summary>The operator's audit log, one JSON record per line.</summary>
+    public List<System.Text.Json.JsonElement> AuditRecords() =>
+        [.. File.ReadAllLines(AuditLog).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)];
+
     public EmulatedVm Vm(string name) => Vms.Single(v => v.Name == name);
 
     /// <summary>The current value of a Key Vault secret, or null.</summary>
