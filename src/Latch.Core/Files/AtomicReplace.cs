@@ -18,7 +18,16 @@ internal static class AtomicReplace
 
     public static void Write(
         SafeFd directory, string directoryPath, string name, ReadOnlySpan<byte> content, uint uid, uint gid, int mode,
-        SafeFileContext context, CancellationToken cancellationToken)
+        SafeFileContext context, CancellationToken cancellationToken) =>
+        Write(directory, directoryPath, name, content, uid, gid, mode, context, stillCurrent: null, cancellationToken);
+
+    /// <summary>
+    /// Writes and renames into place; when <paramref name="stillCurrent"/> (asked just before the rename) says the
+    /// file changed since it was read, nothing is renamed and the answer is false.
+    /// </summary>
+    public static bool Write(
+        SafeFd directory, string directoryPath, string name, ReadOnlySpan<byte> content, uint uid, uint gid, int mode,
+        SafeFileContext context, Func<bool>? stillCurrent, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         RemoveStaleTemps(directory, name);
@@ -36,6 +45,11 @@ internal static class AtomicReplace
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            if (stillCurrent is not null && !stillCurrent())
+            {
+                return false;
+            }
+
             Check(Posix.RenameAt(directory, temp, name), "renameat", directoryPath + "/" + name, context);
             renamed = true;
         }
@@ -49,6 +63,7 @@ internal static class AtomicReplace
 
         Check(Posix.FSync(directory), "fsync", directoryPath, context,
             "the new content is in place but may not survive a crash; check the disk and retry");
+        return true;
     }
 
     /// <summary>True for a name this class gives its temp files for <paramref name="target"/>.</summary>

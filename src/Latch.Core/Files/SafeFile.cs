@@ -29,7 +29,8 @@ public static class SafeFile
     /// <summary>
     /// Read-modify-write of a file in a user's home under the directory lock. <paramref name="transform"/>
     /// gets the current content (null when the file is missing) and returns the new content, or null to
-    /// leave the file alone. Returning the same bytes also writes nothing. A written file always gets
+    /// leave the file alone. Returning the same bytes also writes nothing. When another writer replaces the file
+    /// while the new content is being written, the file is read and <paramref name="transform"/> called again. A written file always gets
     /// <see cref="SafeFileOptions.FileMode"/> and the user as owner. The transform runs under the lock,
     /// so it should be quick and must not call SafeFile for the same directory.
     /// </summary>
@@ -53,16 +54,30 @@ public static class SafeFile
 
         DirectoryLock.Acquire(directory, directoryPath, options, context, cancellationToken);
         var filePath = directoryPath + "/" + path.FileName;
-        var current = UserDirectories.ReadTarget(directory, path.FileName, filePath, path.Uid, options.MaxFileSize, context);
-        var next = transform(current);
-        if (next is null || (current is not null && current.AsSpan().SequenceEqual(next)))
+        for (var attempt = 1; ; attempt++)
         {
-            return new SafeUpdateResult(Changed: false, Created: false, BytesWritten: 0);
-        }
+            var current = UserDirectories.ReadTarget(directory, path.FileName, filePath, path.Uid, options.MaxFileSize, context, out var inode);
+            var next = transform(current);
+            if (next is null || (current is not null && current.AsSpan().SequenceEqual(next)))
+            {
+                return new SafeUpdateResult(Changed: false, Created: false, BytesWritten: 0);
+            }
 
-        AtomicReplace.Write(directory, directoryPath, path.FileName, next, path.Uid, path.Gid, options.FileMode, context, cancellationToken);
-        return new SafeUpdateResult(Changed: true, Created: current is null, BytesWritten: next.Length);
+            // a writer that ignores the lock may rename its own file over the target while the new content is written
+            // and synced: the rename would then drop that file, so the read and transform start again (a few times;
+            // the last attempt renames regardless, so a writer that never stops cannot keep the update out)
+            bool StillCurrent() => Posix.StatAt(directory, path.FileName, out var now) is var errno
+                && (errno == 0 ? now.Inode == inode : errno == ENOENT && inode == 0);
+            if (AtomicReplace.Write(directory, directoryPath, path.FileName, next, path.Uid, path.Gid, options.FileMode, context,
+                attempt < MaxAttempts ? StillCurrent : null, cancellationToken))
+            {
+                return new SafeUpdateResult(Changed: true, Created: current is null, BytesWritten: next.Length);
+            }
+        }
     }
+
+    /// <summary>How often <see cref="Update"/> reads again when the target was replaced under it.</summary>
+    private const int MaxAttempts = 4;
 
     /// <summary>
     /// Atomically writes a whole root-owned system file (a sudoers.d or sshd_config.d drop-in, Latch state)

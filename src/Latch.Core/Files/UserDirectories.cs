@@ -57,8 +57,13 @@ internal static class UserDirectories
     /// Refuses a symlink, anything but a regular file, more than one hard link, and an owner other than
     /// the user or root.
     /// </summary>
-    public static byte[]? ReadTarget(SafeFd directory, string name, string path, uint uid, int maxBytes, SafeFileContext context)
+    public static byte[]? ReadTarget(SafeFd directory, string name, string path, uint uid, int maxBytes, SafeFileContext context) =>
+        ReadTarget(directory, name, path, uid, maxBytes, context, out _);
+
+    /// <summary>The same, with the inode that was read (0 when the file does not exist).</summary>
+    public static byte[]? ReadTarget(SafeFd directory, string name, string path, uint uid, int maxBytes, SafeFileContext context, out ulong inode)
     {
+        inode = 0;
         // lstat first so that a FIFO or device is never opened at all
         var errno = Posix.StatAt(directory, name, out var status);
         if (errno == ENOENT)
@@ -95,6 +100,7 @@ internal static class UserDirectories
             // the descriptor is what gets read, so its own status is the one that counts
             status = TrustedPath.StatOpened(fd, path, context);
             RequireSafeTarget(status, path, uid, maxBytes, context);
+            inode = status.Inode;
             errno = Posix.ReadAll(fd, (int)status.Size, maxBytes, out var content);
             if (errno == 27)
             {

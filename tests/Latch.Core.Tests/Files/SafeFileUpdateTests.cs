@@ -42,6 +42,52 @@ public sealed class SafeFileUpdateTests : IDisposable
     }
 
     [Fact]
+    public void A_file_renamed_over_the_target_while_the_update_is_written_is_read_again_and_kept()
+    {
+        var target = _tree.MakeHomeWithKeys("alice", _uid, _gid);
+        var path = target.Home + "/.ssh/authorized_keys";
+        var seen = new List<string?>();
+
+        var result = SafeFile.Update(target, current =>
+        {
+            seen.Add(current is null ? null : Encoding.ASCII.GetString(current));
+            if (seen.Count == 1)
+            {
+                // another writer, which does not take the lock, renames its own file over the target meanwhile
+                File.WriteAllText(path + ".other", "ssh-ed25519 AAAAother bob\n");
+                File.Move(path + ".other", path, overwrite: true);
+            }
+
+            return [.. current!, .. s_key];
+        }, cancellationToken: Token);
+
+        Assert.True(result.Changed);
+        Assert.Equal(["ssh-ed25519 AAAAold alice\n", "ssh-ed25519 AAAAother bob\n"], seen);
+        Assert.Equal("ssh-ed25519 AAAAother bob\n" + Encoding.ASCII.GetString(s_key), File.ReadAllText(path));
+        Assert.Equal(["authorized_keys"], Directory.EnumerateFileSystemEntries(target.Home + "/.ssh").Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void A_writer_that_keeps_renaming_over_the_target_cannot_keep_the_update_out()
+    {
+        var target = _tree.MakeHomeWithKeys("alice", _uid, _gid);
+        var path = target.Home + "/.ssh/authorized_keys";
+        var calls = 0;
+
+        var result = SafeFile.Update(target, current =>
+        {
+            calls++;
+            File.WriteAllText(path + ".other", $"ssh-ed25519 AAAAother{calls} bob\n");
+            File.Move(path + ".other", path, overwrite: true);
+            return [.. current!, .. s_key];
+        }, cancellationToken: Token);
+
+        Assert.True(result.Changed);
+        Assert.Equal(4, calls);
+        Assert.EndsWith(Encoding.ASCII.GetString(s_key), File.ReadAllText(path), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Refuses_to_create_the_directory_when_told_not_to()
     {
         var home = _tree.MakeDirectory("alice", _uid, _gid, TestTree.Mode0700);
