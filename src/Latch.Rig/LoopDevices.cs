@@ -65,7 +65,7 @@ internal static class LoopDevices
 
     /// <summary>
     /// Detaches every loop device backed by a file under the directory (after unmounting it); returns what is still
-    /// attached after a few seconds. A device something still holds open (udev's probe, a test's own detach in
+    /// attached after up to 30 seconds. A device something still holds open (udev's probe, a test's own detach in
     /// flight) is only marked to detach on its last close, so the backing files are watched for a while.
     /// </summary>
     public static async Task<IReadOnlyList<string>> DetachUnderAsync(string directory, CancellationToken cancellationToken = default)
@@ -75,11 +75,20 @@ internal static class LoopDevices
             await Command.RunAsync(["losetup", "-d", loop], cancellationToken: cancellationToken);
         }
 
+        // up to 30 s: on a loaded machine a VM's last mount namespace can hold the device that long; the detach is asked
+        // again every second in case the first one came before the device was marked
         var left = Under(directory);
-        for (var wait = 0; left.Count > 0 && wait < 50; wait++)
+        for (var wait = 1; left.Count > 0 && wait <= 300; wait++)
         {
             await Task.Delay(100, cancellationToken);
             left = Under(directory);
+            if (wait % 10 == 0)
+            {
+                foreach (var loop in left)
+                {
+                    await Command.RunAsync(["losetup", "-d", loop], cancellationToken: cancellationToken);
+                }
+            }
         }
 
         return left;
