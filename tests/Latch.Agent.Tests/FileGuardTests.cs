@@ -214,7 +214,19 @@ public sealed class FileGuardTests : IDisposable
             File.Delete(AuthorizedKeys);
             await EventuallyAsync(c => c is not null && c.Contains(_managed, StringComparison.Ordinal), "restore after delete");
 
-            Directory.Delete(_alice.Home + "/.ssh", recursive: true);
+            // the guard may put authorized_keys back between the recursive delete's listing and its rmdir: try again
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    Directory.Delete(_alice.Home + "/.ssh", recursive: true);
+                    break;
+                }
+                catch (IOException) when (attempt < 50 && Directory.Exists(_alice.Home + "/.ssh"))
+                {
+                }
+            }
+
             await EventuallyAsync(c => c is not null && c.Contains(_managed, StringComparison.Ordinal), "restore after .ssh was deleted");
             WriteAsUser(AuthorizedKeys, _hostile + "\n");
             await EventuallyAsync(c => c!.Contains(_managed, StringComparison.Ordinal), "restore in the recreated .ssh");
